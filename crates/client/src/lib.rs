@@ -1,0 +1,13 @@
+//! The device side of amina's protocol, and the wire types both sides share.
+//!
+//! - [`proto`]: JSON request/response bodies and the RFC 9421 signature base,
+//!   used by the server to verify and by clients to sign, so the two can
+//!   never drift apart.
+//! - [`key`]: a device key pair (P-256), its JWK and RFC 7638 thumbprint,
+//!   and request signing.
+//! - [`device`]: an HTTP client that plays one phone (tests, the simulator,
+//!   benchmarks).
+
+pub mod device;
+pub mod key;
+pub mod proto;

@@ -1,0 +1,20 @@
+//! amina's domain core: the rules the system must get exactly right.
+//!
+//! Nothing in this crate knows about HTTP, SQL or the wall clock. Time comes
+//! in as a value ([`jiff::Timestamp`]), data (calendar, region polygons) comes
+//! in as parsed values, and every function answers from its inputs alone. The
+//! server, the storage backends and the CLI are thin shells around it.
+//!
+//! - [`calendar`]: the Russian production calendar (working days).
+//! - [`rule`]: the monitoring window ("three working days") and its deadline.
+//! - [`geofence`]: inside/outside the pilot region on the real boundaries.
+//! - [`types`]: parsed values from the outside world (coordinates, accuracy, …).
+//! - [`time`]: Moscow civil time, in which all rule arithmetic happens.
+
+pub mod calendar;
+pub mod eligibility;
+pub mod geofence;
+pub mod monitor;
+pub mod rule;
+pub mod time;
+pub mod types;

@@ -1,0 +1,277 @@
+//! Typed configuration: built-in defaults, then an optional TOML file, then
+//! environment variables `AMINA_<SECTION>__<KEY>` (e.g.
+//! `AMINA_RULES__WINDOW_DAYS=3`). Every setting, its default and its meaning
+//! is listed here and in docs/configuration.md.
+
+use std::path::PathBuf;
+
+use amina_domain::rule::DayKind;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Directory for the embedded database and generated keys; created on
+    /// first run.
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite:PATH` or `postgres://…`. Empty means
+    /// `sqlite:<data_dir>/amina.sqlite3`.
+    pub database: String,
+    pub rules: RulesConfig,
+    pub scope: ScopeConfig,
+    pub regions: RegionsConfig,
+    pub calendar: CalendarConfig,
+    pub enrolment: EnrolmentConfig,
+    pub ingest: IngestConfig,
+    pub scheduler: SchedulerConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data-dir"),
+            database: String::new(),
+            rules: RulesConfig::default(),
+            scope: ScopeConfig::default(),
+            regions: RegionsConfig::default(),
+            calendar: CalendarConfig::default(),
+            enrolment: EnrolmentConfig::default(),
+            ingest: IngestConfig::default(),
+            scheduler: SchedulerConfig::default(),
+        }
+    }
+}
+
+/// The monitoring rule (DESIGN.md: "3 working days" by default; officials
+/// also speak of "three days in a row", hence the kind of day is a setting).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Length of the monitoring window.
+    pub window_days: u32,
+    /// `working` (production calendar) or `calendar` days.
+    pub window_kind: DayKind,
+    /// How far a device clock may run ahead before its fixes are refused,
+    /// and how old a request signature may be, in seconds.
+    pub clock_skew_s: u32,
+    /// Impossible-speed threshold for the implausible-fix check.
+    pub max_speed_kmh: f64,
+    /// Jumps shorter than this (after subtracting accuracies) are noise.
+    pub min_jump_m: f64,
+    /// A jump confirmed by later fixes for this long is a real move.
+    pub confirm_jump_after_minutes: u32,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        let p = amina_domain::monitor::Plausibility::default();
+        RulesConfig {
+            window_days: 3,
+            window_kind: DayKind::Working,
+            clock_skew_s: 300,
+            max_speed_kmh: p.max_speed_kmh,
+            min_jump_m: p.min_jump_m,
+            confirm_jump_after_minutes: p.confirm_after_minutes,
+        }
+    }
+}
+
+/// Who is in scope of the pilot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScopeConfig {
+    /// ISO 3166-1 alpha-3 codes of the citizenships in scope.
+    pub citizenships: Vec<String>,
+    /// Younger people are not enrolled (their host party notifies).
+    pub adult_age_years: i16,
+}
+
+impl Default for ScopeConfig {
+    fn default() -> Self {
+        let s = amina_domain::eligibility::Scope::default();
+        ScopeConfig {
+            citizenships: s
+                .citizenships
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect(),
+            adult_age_years: s.adult_age_years,
+        }
+    }
+}
+
+/// The pilot region's boundaries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegionsConfig {
+    /// GeoJSON file with the region polygons; empty means the boundaries
+    /// built into the binary (data/regions, OpenStreetMap).
+    pub file: Option<PathBuf>,
+    /// Feature codes of the pilot regions and the slug each is reported as.
+    pub pilot: Vec<PilotRegion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PilotRegion {
+    pub code: String,
+    pub slug: String,
+}
+
+impl Default for RegionsConfig {
+    fn default() -> Self {
+        RegionsConfig {
+            file: None,
+            pilot: vec![
+                PilotRegion {
+                    code: "RU-MOW".into(),
+                    slug: "moscow".into(),
+                },
+                PilotRegion {
+                    code: "RU-MOS".into(),
+                    slug: "moscow_oblast".into(),
+                },
+            ],
+        }
+    }
+}
+
+/// The production calendar: the built-in years plus files an admin adds
+/// (same format as data/calendar/ru-production-calendar.json).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CalendarConfig {
+    pub extra_files: Vec<PathBuf>,
+}
+
+/// Enrolment with card number and activation secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnrolmentConfig {
+    /// Consecutive wrong secrets that lock the card until an operator
+    /// unlocks it.
+    pub lock_after_failures: u32,
+    /// After the k-th consecutive failure the card waits
+    /// `backoff_base_s * 2^(k-1)` seconds (at most `backoff_max_s`) before
+    /// the next attempt.
+    pub backoff_base_s: u32,
+    pub backoff_max_s: u32,
+    /// Lifetime of the single-use token that binds a device after enrolment.
+    pub binding_token_ttl_s: u32,
+}
+
+impl Default for EnrolmentConfig {
+    fn default() -> Self {
+        EnrolmentConfig {
+            lock_after_failures: 5,
+            backoff_base_s: 2,
+            backoff_max_s: 300,
+            binding_token_ttl_s: 900,
+        }
+    }
+}
+
+/// Fix uploads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Most fixes in one upload.
+    pub max_batch_fixes: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_batch_fixes: 500,
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// The background scheduler that deregisters overdue people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    pub enabled: bool,
+    /// Seconds between runs.
+    pub interval_s: u64,
+    /// People handled per transaction.
+    pub batch_size: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            enabled: true,
+            interval_s: 30,
+            batch_size: 500,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Defaults, then `file` (if given), then `AMINA_*` environment
+    /// variables.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        use figment::providers::{Env, Format, Serialized, Toml};
+        let mut fig = figment::Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError(format!("{} does not exist", f.display())));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(
+            Env::prefixed("AMINA_")
+                .split("__")
+                .ignore(&["test_strict", "test_pg_url"]),
+        );
+        fig.extract().map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The database URL, defaulting to SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.is_empty() {
+            format!("sqlite:{}", self.data_dir.join("amina.sqlite3").display())
+        } else {
+            self.database.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_design_defaults() {
+        let c = Config::default();
+        assert_eq!(c.rules.window_days, 3);
+        assert_eq!(c.rules.window_kind, DayKind::Working);
+        assert_eq!(c.scope.citizenships.len(), 9);
+        assert!(c.database_url().starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_unknown_keys_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("amina.toml");
+        std::fs::write(&f, "[rules]\nwindow_days = 5\nwindow_kind = \"calendar\"\n").unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(c.rules.window_days, 5);
+        assert_eq!(c.rules.window_kind, DayKind::Calendar);
+        std::fs::write(&f, "[rules]\nwindow_dayz = 5\n").unwrap();
+        assert!(Config::load(Some(&f)).is_err());
+        assert!(Config::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+}

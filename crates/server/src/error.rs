@@ -1,0 +1,137 @@
+//! The one place where failures become HTTP responses.
+//!
+//! Every error body is `{"error": "<code>", "message": "...", "detail": …}`
+//! with a stable machine-readable code. Internal causes are logged, never
+//! sent: a 500 says only "internal_error". Database unavailability is a 503
+//! with Retry-After, so phones keep their queue and retry.
+
+use amina_client::proto::ErrorBody;
+use amina_store::StoreError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub detail: Option<serde_json::Value>,
+    pub retry_after_s: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            detail: None,
+            retry_after_s: None,
+        }
+    }
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_s = Some(seconds);
+        self
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error; it has been logged",
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the service is temporarily unavailable; retry later",
+                )
+                .retry_after(5)
+            }
+            StoreError::UnknownDevice => {
+                ApiError::unauthorized("unknown_device", "this device is not bound")
+            }
+            StoreError::DeviceRevoked => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "device_revoked",
+                "this device was revoked; bind the app again",
+            ),
+            StoreError::UnknownCard => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_card", "unknown card")
+            }
+            StoreError::UnknownPerson => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_person", "unknown person")
+            }
+            StoreError::BindingTokenInvalid => ApiError::unauthorized(
+                "binding_token_invalid",
+                "the binding token is unknown, expired or already used; enrol again",
+            ),
+            StoreError::KeyAlreadyBound => ApiError::new(
+                StatusCode::CONFLICT,
+                "key_already_bound",
+                "this key is already bound; generate a new key",
+            ),
+            StoreError::Batch(b) => {
+                let status = match b {
+                    amina_domain::monitor::BatchError::SequenceReused { .. } => {
+                        StatusCode::CONFLICT
+                    }
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                let detail = match &b {
+                    amina_domain::monitor::BatchError::Rejected { index, seq, .. } => {
+                        serde_json::json!({"index": index, "seq": seq})
+                    }
+                    amina_domain::monitor::BatchError::SequenceReused { seq }
+                    | amina_domain::monitor::BatchError::DuplicateInBatch { seq } => {
+                        serde_json::json!({"seq": seq})
+                    }
+                };
+                ApiError::new(status, b.code(), b.to_string()).with_detail(detail)
+            }
+            StoreError::Rule(msg) => ApiError::unprocessable("date_outside_calendar", msg),
+            StoreError::Internal(cause) => {
+                tracing::error!(%cause, "internal storage error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        metrics::counter!("amina_http_errors_total", "code" => self.code).increment(1);
+        let body = ErrorBody {
+            error: self.code.to_string(),
+            message: self.message,
+            detail: self.detail,
+        };
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after_s {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}

@@ -1,0 +1,155 @@
+//! Checking a device's proof of key possession (RFC 9421, see
+//! `amina_client::proto` for the scheme).
+//!
+//! Order of checks, cheapest first: headers present and well-formed,
+//! `created` within the clock-skew allowance, body digest, then the ECDSA
+//! P-256 verification (ring, ~70 µs on this class of machine).
+
+use std::sync::Arc;
+
+use amina_client::proto::{
+    content_digest, parse_signature_header, SignatureParams, CONTENT_DIGEST, SIGNATURE,
+    SIGNATURE_INPUT,
+};
+use axum::http::HeaderMap;
+use jiff::Timestamp;
+use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+
+use crate::error::ApiError;
+use crate::state::{AppState, DeviceKeyEntry};
+
+/// A request whose signature checked out against this device's key.
+#[derive(Debug, Clone)]
+pub struct VerifiedDevice {
+    pub device_id: String,
+    pub person_id: i64,
+}
+
+/// Parsed signature headers, before the key is known.
+pub struct SignedRequest {
+    pub params: SignatureParams,
+    pub signature: Vec<u8>,
+    pub digest: Option<String>,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| {
+            ApiError::bad_request("signature_malformed", format!("{name} is not ASCII"))
+        }),
+    }
+}
+
+/// Parse the signature headers and check freshness and the body digest.
+pub fn parse_signed(
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+    now: Timestamp,
+    skew_s: i64,
+) -> Result<SignedRequest, ApiError> {
+    let (Some(input), Some(sig)) = (
+        header(headers, SIGNATURE_INPUT)?,
+        header(headers, SIGNATURE)?,
+    ) else {
+        return Err(ApiError::unauthorized(
+            "signature_missing",
+            "Signature-Input and Signature headers are required (RFC 9421)",
+        ));
+    };
+    let params = SignatureParams::parse(input)
+        .map_err(|e| ApiError::unauthorized("signature_malformed", e.to_string()))?;
+    let signature = parse_signature_header(sig)
+        .map_err(|e| ApiError::unauthorized("signature_malformed", e.to_string()))?;
+    let age = now.as_second() - params.created;
+    if age.abs() > skew_s {
+        return Err(ApiError::unauthorized(
+            "signature_expired",
+            "the signature's created time is too far from the server's clock",
+        )
+        .with_detail(serde_json::json!({"server_time": now.to_string()})));
+    }
+    let digest = match body {
+        Some(body) => {
+            if !params.covers_digest {
+                return Err(ApiError::unauthorized(
+                    "signature_malformed",
+                    "a request with a body must sign content-digest",
+                ));
+            }
+            let sent = header(headers, CONTENT_DIGEST)?.ok_or_else(|| {
+                ApiError::bad_request("digest_missing", "Content-Digest header is required")
+            })?;
+            let actual = content_digest(body);
+            if sent != actual {
+                return Err(ApiError::bad_request(
+                    "digest_mismatch",
+                    "Content-Digest does not match the body",
+                ));
+            }
+            Some(actual)
+        }
+        None => None,
+    };
+    Ok(SignedRequest {
+        params,
+        signature,
+        digest,
+    })
+}
+
+/// Verify the signature of a parsed request with a SEC1 public key.
+pub fn verify_with_key(
+    req: &SignedRequest,
+    public_key: &[u8],
+    method: &str,
+    path: &str,
+) -> Result<(), ApiError> {
+    let base = req
+        .params
+        .signature_base(method, path, req.digest.as_deref());
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public_key)
+        .verify(base.as_bytes(), &req.signature)
+        .map_err(|_| ApiError::unauthorized("signature_invalid", "the signature does not verify"))
+}
+
+/// Verify a device request end to end: headers, freshness, digest, key
+/// lookup (cached) and signature.
+pub async fn verify_device_request(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+) -> Result<VerifiedDevice, ApiError> {
+    let now = state.clock.now();
+    let skew = i64::from(state.config.rules.clock_skew_s);
+    let req = parse_signed(headers, body, now, skew)?;
+    let device_id = req.params.keyid.clone();
+    let cached = state
+        .device_keys
+        .read()
+        .ok()
+        .and_then(|m| m.get(&device_id).cloned());
+    let entry = match cached {
+        Some(e) => e,
+        None => {
+            let device = state.store.device(&device_id).await?.ok_or_else(|| {
+                ApiError::unauthorized("unknown_device", "this device is not bound")
+            })?;
+            let entry = Arc::new(DeviceKeyEntry {
+                person_id: device.person_id,
+                public_key: device.public_key,
+            });
+            if let Ok(mut m) = state.device_keys.write() {
+                m.insert(device_id.clone(), Arc::clone(&entry));
+            }
+            entry
+        }
+    };
+    verify_with_key(&req, &entry.public_key, method, path)?;
+    Ok(VerifiedDevice {
+        device_id,
+        person_id: entry.person_id,
+    })
+}

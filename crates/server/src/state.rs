@@ -1,0 +1,124 @@
+//! Shared server state and how it is built from configuration.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use amina_domain::calendar::ProductionCalendar;
+use amina_domain::geofence::Geofence;
+use amina_domain::monitor::{Monitor, Plausibility};
+use amina_domain::rule::MonitoringWindow;
+use amina_store::SharedStore;
+use jiff::SignedDuration;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::clock::Clock;
+use crate::config::Config;
+
+/// Everything a request handler or the scheduler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: SharedStore,
+    pub monitor: Monitor,
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    /// Device public keys by device id. A device's key never changes, so
+    /// caching it is safe on every node; whether the device is still active
+    /// is checked by the store inside each transaction.
+    pub device_keys: RwLock<HashMap<String, Arc<DeviceKeyEntry>>>,
+    pub metrics: PrometheusHandle,
+}
+
+pub struct DeviceKeyEntry {
+    pub person_id: i64,
+    pub public_key: Vec<u8>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        store: SharedStore,
+        monitor: Monitor,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        AppState(Arc::new(Inner {
+            store,
+            monitor,
+            config,
+            clock,
+            device_keys: RwLock::new(HashMap::new()),
+            metrics: crate::telemetry::metrics_handle(),
+        }))
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("calendar: {0}")]
+    Calendar(String),
+    #[error("regions: {0}")]
+    Regions(String),
+    #[error("rules: {0}")]
+    Rules(String),
+    #[error("storage: {0}")]
+    Store(#[from] amina_store::StoreError),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Load calendar and regions and build the rule engine the configuration
+/// describes.
+pub fn build_monitor(config: &Config) -> Result<Monitor, StartError> {
+    let mut calendar = ProductionCalendar::embedded();
+    for file in &config.calendar.extra_files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| StartError::Calendar(format!("{}: {e}", file.display())))?;
+        let extra = ProductionCalendar::from_json(&text)
+            .map_err(|e| StartError::Calendar(format!("{}: {e}", file.display())))?;
+        calendar
+            .extend(extra)
+            .map_err(|e| StartError::Calendar(format!("{}: {e}", file.display())))?;
+    }
+    let pilot: Vec<(&str, &str)> = config
+        .regions
+        .pilot
+        .iter()
+        .map(|r| (r.code.as_str(), r.slug.as_str()))
+        .collect();
+    let default_pilot = crate::config::RegionsConfig::default().pilot == config.regions.pilot;
+    let geofence = match &config.regions.file {
+        None if default_pilot => Geofence::embedded(),
+        None => Geofence::from_geojson(amina_domain::geofence::EMBEDDED_GEOJSON, &pilot)
+            .map_err(|e| StartError::Regions(e.to_string()))?,
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| StartError::Regions(format!("{}: {e}", file.display())))?;
+            Geofence::from_geojson(&text, &pilot)
+                .map_err(|e| StartError::Regions(format!("{}: {e}", file.display())))?
+        }
+    };
+    let window = MonitoringWindow::new(config.rules.window_days, config.rules.window_kind)
+        .map_err(|e| StartError::Rules(e.to_string()))?;
+    Ok(Monitor {
+        calendar: Arc::new(calendar),
+        geofence: Arc::new(geofence),
+        window,
+        plausibility: Plausibility {
+            max_speed_kmh: config.rules.max_speed_kmh,
+            min_jump_m: config.rules.min_jump_m,
+            confirm_after_minutes: config.rules.confirm_jump_after_minutes,
+        },
+        clock_skew: SignedDuration::from_secs(i64::from(config.rules.clock_skew_s)),
+    })
+}
