@@ -1,1 +1,452 @@
-fn main() {}
+//! `amina`: one binary, one subcommand per role.
+//!
+//! `main` parses the command line, loads configuration and hands over to a
+//! library function; nothing here decides a rule.
+
+mod bench_geofence;
+mod bench_ingest;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use amina_domain::geofence::Geofence;
+use amina_domain::time::moscow_date;
+use amina_server::cards::{hash_secrets, parse_cards, ImportError};
+use amina_server::clock::{Clock, SystemClock};
+use amina_server::config::Config;
+use amina_server::state::{build_monitor, AppState};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use jiff::civil::Date;
+use jiff::Timestamp;
+
+#[derive(Parser)]
+#[command(
+    name = "amina",
+    version,
+    about = "Migration registration with geolocation presence monitoring"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Configuration file (TOML); AMINA_* environment variables override it.
+    #[arg(long, global = true, env = "AMINA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL (`sqlite:PATH` or `postgres://…`); overrides the config.
+    #[arg(long, global = true)]
+    database: Option<String>,
+    /// Data directory (the SQLite file lives here); overrides the config.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (API and scheduler).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load the demo card records (data/demo/cards.csv) if no cards exist yet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Import records from external registries.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Check the working-day rules by hand.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+    /// Check the region geofence by hand.
+    #[command(subcommand)]
+    Geo(GeoCommand),
+    /// Operator actions.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Run the deregistration scheduler once, now, and exit.
+    DeregisterDue,
+    /// Benchmarks that print medians and ratios against a baseline.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import foreign citizen card records (CSV; columns in docs/import.md).
+    Cards {
+        file: PathBuf,
+        /// Check the file and report, without importing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// The monitoring deadline implied by a last fix at INSTANT (RFC 3339).
+    Deadline {
+        instant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Working days from FROM to TO, both included (YYYY-MM-DD).
+    WorkingDays {
+        from: String,
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum GeoCommand {
+    /// Classify a point: moscow, moscow_oblast, outside or uncertain.
+    Classify {
+        #[arg(allow_negative_numbers = true)]
+        lat: f64,
+        #[arg(allow_negative_numbers = true)]
+        lon: f64,
+        /// Accuracy radius in metres.
+        #[arg(long, default_value_t = 10.0)]
+        accuracy: f64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Unlock a card locked after too many wrong activation secrets.
+    UnlockCard {
+        card_number: String,
+        /// Who is unlocking (recorded in the person's history).
+        #[arg(long, default_value = "operator-cli")]
+        actor: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Geofence classification per point on the real polygons vs the exact reference.
+    Geofence {
+        #[arg(long, default_value_t = 200_000)]
+        points: usize,
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Durable fix ingestion over HTTP on SQLite vs one transaction per fix.
+    Ingest(bench_ingest::IngestArgs),
+}
+
+fn load_config(common: &Common) -> anyhow::Result<Config> {
+    let mut config = Config::load(common.config.as_deref())?;
+    if let Some(d) = &common.database {
+        config.database = d.clone();
+    }
+    if let Some(d) = &common.data_dir {
+        config.data_dir = d.clone();
+    }
+    Ok(config)
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen, demo } => {
+            amina_server::telemetry::init_logging();
+            let mut config = load_config(&cli.common)?;
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            serve(config, demo).await
+        }
+        Command::Migrate => {
+            let config = load_config(&cli.common)?;
+            let store = amina_store::open(&config.database_url()).await?;
+            let applied = store.migrate().await?;
+            if applied.is_empty() {
+                println!("schema is up to date");
+            } else {
+                println!("applied: {}", applied.join(", "));
+            }
+            Ok(())
+        }
+        Command::Import(ImportCommand::Cards {
+            file,
+            dry_run,
+            json,
+        }) => import_cards(&load_config(&cli.common)?, &file, dry_run, json).await,
+        Command::Calendar(c) => calendar(&load_config(&cli.common)?, c),
+        Command::Geo(GeoCommand::Classify {
+            lat,
+            lon,
+            accuracy,
+            json,
+        }) => geo_classify(&load_config(&cli.common)?, lat, lon, accuracy, json),
+        Command::Admin(AdminCommand::UnlockCard { card_number, actor }) => {
+            let config = load_config(&cli.common)?;
+            let number = amina_domain::types::CardNumber::parse(&card_number)?;
+            let store = amina_store::open(&config.database_url()).await?;
+            store.migrate().await?;
+            if store.unlock_card(&number, &actor, Timestamp::now()).await? {
+                println!("card {number} unlocked");
+            } else {
+                println!("card {number} was not locked (or is unknown)");
+            }
+            Ok(())
+        }
+        Command::DeregisterDue => {
+            let config = load_config(&cli.common)?;
+            let state = build_state(config).await?;
+            let done = amina_server::scheduler::run_once(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            println!("deregistered {} person(s)", done.len());
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Geofence {
+            points,
+            rounds,
+            seed,
+        }) => {
+            print!("{}", bench_geofence::run(points, rounds, seed));
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,
+    }
+}
+
+async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let monitor = build_monitor(&config)?;
+    let store = amina_store::open(&config.database_url())
+        .await
+        .with_context(|| format!("opening {}", config.database_url()))?;
+    store.migrate().await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    Ok(AppState::new(store, monitor, config, clock))
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let listen = config.listen.clone();
+    let state = build_state(config).await?;
+    if demo {
+        load_demo(&state).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, backend = ?state.store.backend(), "amina serving");
+    println!("amina listening on http://{}", listener.local_addr()?);
+    amina_server::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+const DEMO_CARDS: &str = include_str!("../data/demo/cards.csv");
+
+async fn load_demo(state: &AppState) -> anyhow::Result<()> {
+    if state.store.counts().await?.cards > 0 {
+        println!("demo: cards already present, nothing loaded");
+        return Ok(());
+    }
+    let now = state.clock.now();
+    let mut parsed = parse_cards(
+        DEMO_CARDS.as_bytes(),
+        &scope(&state.config)?,
+        moscow_date(now),
+    )
+    .map_err(|e| anyhow::anyhow!("demo cards: {e}"))?;
+    hash_secrets(&mut parsed.accepted);
+    let counts = state.store.import_cards(parsed.accepted, now).await?;
+    println!(
+        "demo: {} cards loaded (card DEMO000001 … with secret demo-secret-1 …; see data/demo/cards.csv)",
+        counts.inserted
+    );
+    Ok(())
+}
+
+fn scope(config: &Config) -> anyhow::Result<amina_domain::eligibility::Scope> {
+    Ok(amina_domain::eligibility::Scope {
+        citizenships: config
+            .scope
+            .citizenships
+            .iter()
+            .map(|c| amina_domain::types::Citizenship::parse(c))
+            .collect::<Result<_, _>>()
+            .context("scope.citizenships")?,
+        adult_age_years: config.scope.adult_age_years,
+    })
+}
+
+async fn import_cards(
+    config: &Config,
+    file: &PathBuf,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let now = amina_server::clock::truncate_ms(Timestamp::now());
+    let mut parsed = match parse_cards(&bytes, &scope(config)?, moscow_date(now)) {
+        Ok(p) => p,
+        Err(ImportError::Malformed(rows)) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"imported": false, "malformed": rows})
+                );
+            } else {
+                eprintln!(
+                    "the file has {} malformed row(s); nothing was imported:",
+                    rows.len()
+                );
+                for r in &rows {
+                    eprintln!("  line {}: {}", r.line, r.message);
+                }
+            }
+            bail!("import refused");
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let counts = if dry_run {
+        None
+    } else {
+        hash_secrets(&mut parsed.accepted);
+        let store = amina_store::open(&config.database_url()).await?;
+        store.migrate().await?;
+        Some(store.import_cards(parsed.accepted.clone(), now).await?)
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "imported": counts.is_some(),
+                "rows_read": parsed.rows_read,
+                "in_scope": parsed.accepted.len(),
+                "inserted": counts.map(|c| c.inserted),
+                "updated": counts.map(|c| c.updated),
+                "refused": parsed.refused,
+            })
+        );
+    } else {
+        println!("rows read: {}", parsed.rows_read);
+        println!("in scope:  {}", parsed.accepted.len());
+        match counts {
+            Some(c) => println!("imported:  {} new, {} updated", c.inserted, c.updated),
+            None => println!("dry run:   nothing imported"),
+        }
+        println!("refused:   {}", parsed.refused.len());
+        for r in &parsed.refused {
+            println!(
+                "  line {} card {}: {} ({})",
+                r.line, r.card_number, r.message, r.reason
+            );
+        }
+    }
+    Ok(())
+}
+
+fn calendar(config: &Config, command: CalendarCommand) -> anyhow::Result<()> {
+    let monitor = build_monitor(config)?;
+    match command {
+        CalendarCommand::Deadline { instant, json } => {
+            let t: Timestamp = instant
+                .parse()
+                .with_context(|| format!("{instant:?} is not an RFC 3339 instant"))?;
+            let deadline = monitor.window.deadline(&monitor.calendar, t)?;
+            let moscow = deadline
+                .to_zoned_datetime(amina_domain::time::moscow().clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+                .to_string();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "last_monitoring": t.to_string(),
+                        "last_monitoring_moscow_date": moscow_date(t).to_string(),
+                        "window": monitor.window.describe(),
+                        "deadline": moscow,
+                        "deadline_utc": deadline.to_string(),
+                    })
+                );
+            } else {
+                println!("{moscow}");
+            }
+        }
+        CalendarCommand::WorkingDays { from, to, json } => {
+            let parse = |s: &str| -> anyhow::Result<Date> {
+                s.parse()
+                    .with_context(|| format!("{s:?} is not a YYYY-MM-DD date"))
+            };
+            let (f, t) = (parse(&from)?, parse(&to)?);
+            let n = monitor.calendar.working_days_between(f, t)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"from": from, "to": to, "working_days": n})
+                );
+            } else {
+                println!("{n}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn geo_classify(
+    config: &Config,
+    lat: f64,
+    lon: f64,
+    accuracy: f64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let position = amina_domain::types::Coordinates::parse(lat, lon)?;
+    let accuracy = amina_domain::types::AccuracyM::parse(accuracy)?;
+    let monitor = build_monitor(config)?;
+    let fence: &Geofence = &monitor.geofence;
+    let zone = fence.classify(position.lat(), position.lon(), accuracy.get());
+    let slug = fence.slug(zone);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "lat": lat, "lon": lon, "accuracy_m": accuracy.get(), "zone": slug,
+                "distance_to_boundary_m": (fence.distance_to_outer_boundary_m(lat, lon) * 10.0).round() / 10.0,
+            })
+        );
+    } else {
+        println!("{slug}");
+    }
+    Ok(())
+}

@@ -231,11 +231,27 @@ impl Config {
             }
             fig = fig.merge(Toml::file(f));
         }
-        fig = fig.merge(
-            Env::prefixed("AMINA_")
-                .split("__")
-                .ignore(&["test_strict", "test_pg_url"]),
-        );
+        // Only the sections of this file: AMINA_CONFIG, AMINA_LOG_FORMAT and
+        // the test variables are read elsewhere.
+        const SECTIONS: &[&str] = &[
+            "listen",
+            "data_dir",
+            "database",
+            "rules",
+            "scope",
+            "regions",
+            "calendar",
+            "enrolment",
+            "ingest",
+            "scheduler",
+        ];
+        let env = Env::prefixed("AMINA_").split("__").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            SECTIONS
+                .iter()
+                .any(|s| key == *s || key.starts_with(&format!("{s}.")))
+        });
+        fig = fig.merge(env);
         fig.extract().map_err(|e| ConfigError(e.to_string()))
     }
 
@@ -273,5 +289,21 @@ mod tests {
         std::fs::write(&f, "[rules]\nwindow_dayz = 5\n").unwrap();
         assert!(Config::load(Some(&f)).is_err());
         assert!(Config::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+
+    #[test]
+    fn environment_overrides_and_foreign_variables_are_ignored() {
+        // Variables read elsewhere (AMINA_CONFIG, AMINA_LOG_FORMAT,
+        // AMINA_TEST_*) must not make the configuration invalid.
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("AMINA_RULES__WINDOW_DAYS", "4");
+            jail.set_env("AMINA_LOG_FORMAT", "json");
+            jail.set_env("AMINA_TEST_STRICT", "1");
+            jail.set_env("AMINA_DATABASE", "postgres://x/y");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.rules.window_days, 4);
+            assert_eq!(c.database, "postgres://x/y");
+            Ok(())
+        });
     }
 }

@@ -138,6 +138,9 @@ impl PostgresStore {
 // ---------------------------------------------------------------------------
 // Errors.
 
+/// Who records a deregistration that the monitoring rule decided.
+const DECIDED_BY_RULE: &str = "rule:no_monitoring";
+
 fn pool_error(e: PoolError) -> StoreError {
     match e {
         PoolError::Backend(e) => match db_error(e) {
@@ -162,7 +165,8 @@ fn db_error(e: tokio_postgres::Error) -> StoreError {
         {
             return StoreError::KeyAlreadyBound;
         }
-        let class = &code.code()[..2];
+        // SQLSTATE codes are five characters; the first two are the class.
+        let class = code.code().get(..2).unwrap_or_default();
         let retry_later = matches!(class, "08" | "53" | "57")
             || *code == SqlState::T_R_SERIALIZATION_FAILURE
             || *code == SqlState::T_R_DEADLOCK_DETECTED
@@ -173,9 +177,9 @@ fn db_error(e: tokio_postgres::Error) -> StoreError {
             StoreError::Internal(db.to_string())
         };
     }
-    // No server error: either the socket failed (I/O, timeout) or the client
-    // library refused a value (a conversion bug).
-    if e.source().is_some_and(|s| s.is::<std::io::Error>()) || e.to_string().contains("timeout") {
+    // No server error: either the socket failed (refused, reset, timed
+    // out) or the client library refused a value (a conversion bug).
+    if e.source().is_some_and(|s| s.is::<std::io::Error>()) {
         StoreError::Unavailable(e.to_string())
     } else {
         StoreError::Internal(e.to_string())
@@ -804,6 +808,24 @@ impl Store for PostgresStore {
             )),
             None => None,
         };
+        // A registration whose deadline passed before the scheduler got to
+        // it ends now, exactly as the scheduler would have ended it; the
+        // person then re-registers.
+        let existing = match existing {
+            Some((pid, status, rid)) if status == "registered" => {
+                let person = load_person(&tx, pid, false)
+                    .await?
+                    .ok_or(StoreError::UnknownPerson)?;
+                match monitor.overdue(&person.state, now) {
+                    Some(d) => {
+                        record_deregistration(&tx, pid, rid, &d, DECIDED_BY_RULE, now).await?;
+                        Some((pid, "deregistered".to_string(), rid))
+                    }
+                    None => Some((pid, status, rid)),
+                }
+            }
+            other => other,
+        };
         let (person_id, registration_id, new_registration) = match existing {
             Some((pid, status, rid)) if status == "registered" => (pid, rid, false),
             Some((pid, _, _)) => {
@@ -1096,8 +1118,15 @@ impl Store for PostgresStore {
         let plan =
             monitor.plan_batch(&person.state, &fixes, |seq| stored.get(&seq).cloned(), now)?;
         if let Some(d) = &plan.deregistration {
-            record_deregistration(&tx, person_id, person.registration_id, d, "scheduler", now)
-                .await?;
+            record_deregistration(
+                &tx,
+                person_id,
+                person.registration_id,
+                d,
+                DECIDED_BY_RULE,
+                now,
+            )
+            .await?;
         }
         let mut accepted = Vec::with_capacity(plan.inserts.len());
         let mut flagged = Vec::new();
@@ -1220,7 +1249,7 @@ impl Store for PostgresStore {
                 person.person_id,
                 person.registration_id,
                 &d,
-                "scheduler",
+                DECIDED_BY_RULE,
                 now,
             )
             .await?;

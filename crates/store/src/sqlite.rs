@@ -38,6 +38,9 @@ const MIGRATIONS: &[(&str, &str)] = &[(
     include_str!("../migrations/sqlite/0001_spine.sql"),
 )];
 
+/// Who records a deregistration that the monitoring rule decided.
+const DECIDED_BY_RULE: &str = "rule:no_monitoring";
+
 /// Most jobs committed in one transaction.
 const GROUP_COMMIT_MAX_JOBS: usize = 512;
 
@@ -614,10 +617,13 @@ impl Store for SqliteStore {
         let number = number.as_str().to_string();
         self.write(move |conn| {
             let fresh = monitor.enrolled(now).map_err(rule_error)?;
-            conn.execute(
+            let card = conn.execute(
                 "UPDATE cards SET failed_attempts = 0, last_failed_at = NULL WHERE number = ?1",
                 params![number],
             )?;
+            if card == 0 {
+                return Err(StoreError::UnknownCard);
+            }
             let existing: Option<(i64, String, i64)> = conn
                 .query_row(
                     "SELECT id, status, registration_id FROM persons WHERE card_number = ?1",
@@ -625,6 +631,22 @@ impl Store for SqliteStore {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
+            // A registration whose deadline passed before the scheduler got
+            // to it ends now, exactly as the scheduler would have ended it;
+            // the person then re-registers.
+            let existing = match existing {
+                Some((pid, status, rid)) if status == "registered" => {
+                    let person = load_person(conn, pid)?.ok_or(StoreError::UnknownPerson)?;
+                    match monitor.overdue(&person.state, now) {
+                        Some(d) => {
+                            record_deregistration(conn, pid, rid, &d, DECIDED_BY_RULE, now)?;
+                            Some((pid, "deregistered".to_string(), rid))
+                        }
+                        None => Some((pid, status, rid)),
+                    }
+                }
+                other => other,
+            };
             let (person_id, registration_id, new_registration) = match existing {
                 Some((pid, status, rid)) if status == "registered" => (pid, rid, false),
                 Some((pid, _, _)) => {
@@ -840,7 +862,7 @@ impl Store for SqliteStore {
                     person_id,
                     person.registration_id,
                     d,
-                    "scheduler",
+                    DECIDED_BY_RULE,
                     now,
                 )?;
             }
@@ -939,7 +961,7 @@ impl Store for SqliteStore {
                     person_id,
                     person.registration_id,
                     &d,
-                    "scheduler",
+                    DECIDED_BY_RULE,
                     now,
                 )? {
                     let mut state = person.state.clone();

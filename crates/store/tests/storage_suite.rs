@@ -19,7 +19,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use amina_domain::calendar::ProductionCalendar;
 use amina_domain::eligibility::{CardRecord, Purpose};
@@ -147,14 +147,19 @@ async fn pg_client(url: &str) -> tokio_postgres::Client {
 // ---------------------------------------------------------------------------
 // Fixtures.
 
+/// The production monitor, built once per test process: loading the real
+/// region boundaries takes seconds in an unoptimised build.
 fn monitor() -> Monitor {
-    Monitor {
-        calendar: Arc::new(ProductionCalendar::embedded()),
-        geofence: Arc::new(Geofence::embedded()),
-        window: MonitoringWindow::default(),
-        plausibility: Plausibility::default(),
-        clock_skew: SignedDuration::from_mins(5),
-    }
+    static MONITOR: OnceLock<Monitor> = OnceLock::new();
+    MONITOR
+        .get_or_init(|| Monitor {
+            calendar: Arc::new(ProductionCalendar::embedded()),
+            geofence: Arc::new(Geofence::embedded()),
+            window: MonitoringWindow::default(),
+            plausibility: Plausibility::default(),
+            clock_skew: SignedDuration::from_mins(5),
+        })
+        .clone()
 }
 
 /// A Moscow civil time, e.g. "2025-11-24 10:00".
@@ -1103,7 +1108,7 @@ async fn deregister_due_takes_only_due_people_once(h: Harness) {
     assert_eq!(r.registration_id, silent_reg);
     assert_eq!(r.reason, DeregistrationReason::NoMonitoring);
     assert_eq!((r.effective_at, r.decided_at), (deadline, now));
-    assert_eq!(r.decided_by, "scheduler");
+    assert_eq!(r.decided_by, "rule:no_monitoring");
     assert_eq!(r.rule_version, m.rule_version());
     assert!(
         r.rule_version.contains("3 working days"),
@@ -1138,7 +1143,10 @@ async fn deregister_due_takes_only_due_people_once(h: Harness) {
     let events = s.person_events(silent).await.expect("events");
     let dereg: Vec<_> = events.iter().filter(|e| e.kind == "deregistered").collect();
     assert_eq!(dereg.len(), 1);
-    assert_eq!((dereg[0].actor.as_str(), dereg[0].at), ("scheduler", now));
+    assert_eq!(
+        (dereg[0].actor.as_str(), dereg[0].at),
+        ("rule:no_monitoring", now)
+    );
     assert_eq!(dereg[0].detail["reason"], "no_monitoring");
     assert_eq!(dereg[0].detail["registration_id"], silent_reg);
 
@@ -1298,16 +1306,22 @@ async fn concurrent_sweeps_and_ingest_deregister_each_person_once(h: Harness) {
             (mine, Vec::new(), Vec::new())
         });
     }
-    // Meanwhile every phone reports. Even people: late (after the deadline,
-    // so the batch deregisters if no sweep did yet). Odd people: just in
-    // time by their node's clock, racing the sweepers: each either moves the
+    // Meanwhile every phone reports, eight uploads at a time over both
+    // processes, starting from the end of the sweepers' order so that the
+    // two meet in the middle. Even people: late (after the deadline, so the
+    // batch deregisters if no sweep did yet). Odd people: just in time by
+    // their node's clock, racing the sweepers: each either moves the
     // deadline (if it got the lock first) or finds the person deregistered.
-    for (half, store) in [(0, &a), (1, &b)] {
-        let (store, m) = (Arc::clone(store), m.clone());
+    const UPLOADERS: usize = 8;
+    for k in 0..UPLOADERS {
+        let store = Arc::clone(if k % 2 == 0 { &a } else { &b });
+        let m = m.clone();
         let mine: Vec<(usize, i64, String)> = people
             .iter()
             .enumerate()
-            .filter(|(i, _)| i % 2 == half)
+            .rev()
+            .skip(k)
+            .step_by(UPLOADERS)
             .map(|(i, (pid, dev))| (i, *pid, dev.clone()))
             .collect();
         tasks.spawn(async move {
@@ -1336,12 +1350,20 @@ async fn concurrent_sweeps_and_ingest_deregister_each_person_once(h: Harness) {
     }
     let mut reported = Vec::new();
     let mut in_time = Vec::new();
+    let (mut swept_total, mut ingested_first) = (0, 0);
     while let Some(joined) = tasks.join_next().await {
         let (swept, by_ingest, kept) = joined.expect("task");
+        swept_total += swept.len();
+        ingested_first += by_ingest.len() + kept.len();
         reported.extend(swept);
         reported.extend(by_ingest);
         in_time.extend(kept);
     }
+    // The race took place: sweepers and uploads each got to people first.
+    assert!(
+        swept_total > 0 && ingested_first > 0,
+        "{swept_total} {ingested_first}"
+    );
     // A sweeper may have given up while the others held the last rows; one
     // more sweep takes whatever is left, and then nothing is due.
     let rest = s.deregister_due(&m, sweep_at, 1000).await.expect("sweep");
@@ -1423,6 +1445,99 @@ async fn concurrent_sweeps_and_ingest_deregister_each_person_once(h: Harness) {
     assert!(reported.len() >= PEOPLE / 2, "{}", reported.len());
 }
 
+async fn a_lost_database_is_unavailable(h: Harness) {
+    let s = h.migrated().await;
+    s.health().await.expect("healthy");
+    let Harness { store, db } = h;
+    // Dropping the test database terminates its connections first.
+    drop(db);
+    for result in [store.health().await, store.counts().await.map(|_| ())] {
+        assert!(
+            matches!(result, Err(StoreError::Unavailable(_))),
+            "{result:?}"
+        );
+    }
+    let m = monitor();
+    let t = msk("2025-11-24 10:00");
+    let r = store.ingest(&m, "dev-x", vec![fix(1, t, KREMLIN)], t).await;
+    assert!(matches!(r, Err(StoreError::Unavailable(_))), "{r:?}");
+}
+
+/// The pre-check in bind_device cannot see a key another transaction is
+/// binding right now; the unique constraint then refuses it, and that must
+/// still read as KeyAlreadyBound (and leave the token unused).
+async fn racing_binds_of_one_key_are_key_already_bound(h: Harness) {
+    let s = h.migrated().await;
+    let m = monitor();
+    let t0 = msk("2025-11-24 10:00");
+    let (other, _, _) = enrolled_with_device(&s, &m, "NN0000001", t0).await;
+    s.import_cards(vec![card("NN0000002")], t0)
+        .await
+        .expect("import");
+    let tok = token(t0 + SignedDuration::from_mins(15), "self");
+    let hash = tok.hash;
+    s.enrol(&m, &number("NN0000002"), tok, t0)
+        .await
+        .expect("enrol");
+
+    let Database::Postgres(db) = &h.db else {
+        unreachable!("PostgreSQL only")
+    };
+    let mut raw = pg_client(&db.url).await;
+    let tx = raw.transaction().await.expect("begin");
+    tx.execute(
+        "INSERT INTO devices (id, person_id, public_key, key_thumbprint, kind, status, bound_at, \
+         bound_by) VALUES ('dev-racing', $1, '\\x04', 'thumb-contested', 'x', 'revoked', now(), 'test')",
+        &[&other],
+    )
+    .await
+    .expect("insert");
+
+    let mut contested = device("dev-mine", "self");
+    contested.key_thumbprint = "thumb-contested".into();
+    let store = Arc::clone(&s);
+    let bind = tokio::spawn(async move { store.bind_device(hash, contested, t0).await });
+    // The bind passes its pre-check and waits on the uncommitted key.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !bind.is_finished(),
+        "the bind should be waiting for the other transaction"
+    );
+    tx.commit().await.expect("commit");
+    let result = bind.await.expect("task");
+    assert!(
+        matches!(result, Err(StoreError::KeyAlreadyBound)),
+        "{result:?}"
+    );
+
+    // Nothing of the refused bind remains; the token still works.
+    assert!(s.device("dev-mine").await.expect("read").is_none());
+    let d = s
+        .bind_device(hash, device("dev-mine", "self"), t0)
+        .await
+        .expect("bind with a fresh key");
+    assert_eq!(d.status, DeviceStatus::Active);
+}
+
+/// No database needed: nothing listens on the port.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_postgres_is_unavailable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("postgres://amina:secret@127.0.0.1:{port}/amina");
+    match PostgresStore::connect(&url).await {
+        Err(StoreError::Unavailable(msg)) => assert!(!msg.contains("secret"), "{msg}"),
+        Err(e) => panic!("expected Unavailable, got {e:?}"),
+        Ok(_) => panic!("nothing listens on port {port}"),
+    }
+    let opened = amina_store::open(&url).await;
+    assert!(matches!(opened, Err(StoreError::Unavailable(_))));
+    let bad = PostgresStore::connect("postgres://amina@127.0.0.1:notaport/amina").await;
+    assert!(matches!(bad, Err(StoreError::Internal(_))));
+}
+
 // ---------------------------------------------------------------------------
 // Every test, once per backend.
 
@@ -1471,5 +1586,9 @@ suite!(
         deregister_due_takes_only_due_people_once,
         late_batch_deregisters_first_and_does_not_count,
     ],
-    postgres_only: [concurrent_sweeps_and_ingest_deregister_each_person_once]
+    postgres_only: [
+        concurrent_sweeps_and_ingest_deregister_each_person_once,
+        a_lost_database_is_unavailable,
+        racing_binds_of_one_key_are_key_already_bound,
+    ]
 );
