@@ -8,6 +8,9 @@
 //! - [`calendar`]: the Russian production calendar (working days).
 //! - [`rule`]: the monitoring window ("three working days") and its deadline.
 //! - [`geofence`]: inside/outside the pilot region on the real boundaries.
+//! - [`monitor`]: what a batch of fixes does to a person's registration, and
+//!   when a registration is overdue.
+//! - [`eligibility`]: who is in scope of the pilot.
 //! - [`types`]: parsed values from the outside world (coordinates, accuracy, …).
 //! - [`time`]: Moscow civil time, in which all rule arithmetic happens.
 
