@@ -1,0 +1,166 @@
+//! The `amina` binary as an operator uses it: import, rule checks, errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn amina(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_amina"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("AMINA_CONFIG")
+        .output()
+        .expect("run amina")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("JSON output")
+}
+
+const HEADER: &str = "card_number,activation_secret,activation_secret_hash,name_latin,name_cyrillic,citizenship,birth_date,purpose,valid_until\n";
+
+#[test]
+fn import_cards_reports_refusals_and_never_half_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("cards.csv");
+    std::fs::write(
+        &good,
+        format!(
+            "{HEADER}AB2000001,s1,,Alisher Karimov,Алишер Каримов,UZB,1990-01-01,work,2035-01-01\n\
+             AB2000002,s2,,Li Wei,Ли Вэй,CHN,1990-01-01,work,2035-01-01\n\
+             AB2000003,s3,,Timur Ergashev,Тимур Эргашев,TJK,2015-01-01,work,2035-01-01\n\
+             AB2000004,s4,,Anna Petrosyan,Анна Петросян,ARM,1990-01-01,study,2035-01-01\n"
+        ),
+    )
+    .unwrap();
+    let out = amina(
+        dir.path(),
+        &["import", "cards", good.to_str().unwrap(), "--json"],
+    );
+    let report = json(&out);
+    assert_eq!(report["rows_read"], 4);
+    assert_eq!(report["inserted"], 1);
+    let reasons: Vec<&str> = report["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec!["citizenship_not_in_scope", "minor", "purpose_not_work"]
+    );
+
+    // Importing again updates, does not duplicate.
+    let again = json(&amina(
+        dir.path(),
+        &["import", "cards", good.to_str().unwrap(), "--json"],
+    ));
+    assert_eq!(
+        (again["inserted"].as_u64(), again["updated"].as_u64()),
+        (Some(0), Some(1))
+    );
+
+    // A file with one malformed row is refused whole.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "{HEADER}AB2000010,s1,,Ok Row,Хорошая Строка,UZB,1990-01-01,work,2035-01-01\n\
+             AB2000011,s2,,Bad Date,Плохая Дата,UZB,1990-02-30,work,2035-01-01\n"
+        ),
+    )
+    .unwrap();
+    let out = amina(dir.path(), &["import", "cards", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3"), "{err}");
+    let dry = json(&amina(
+        dir.path(),
+        &[
+            "import",
+            "cards",
+            good.to_str().unwrap(),
+            "--dry-run",
+            "--json",
+        ],
+    ));
+    assert_eq!(dry["imported"], false);
+    // Still exactly one card: the bad file changed nothing.
+    let check = amina(dir.path(), &["admin", "unlock-card", "AB2000010"]);
+    assert!(stdout(&check).contains("not locked (or is unknown)"));
+}
+
+#[test]
+fn rule_checks_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = json(&amina(
+        dir.path(),
+        &[
+            "calendar",
+            "deadline",
+            "2025-11-28T18:00:00+03:00",
+            "--json",
+        ],
+    ));
+    assert_eq!(d["deadline"], "2025-12-03T23:59:59.999+03:00");
+    assert_eq!(d["deadline_utc"], "2025-12-03T20:59:59.999Z");
+    let plain = amina(
+        dir.path(),
+        &["calendar", "deadline", "2025-12-30T12:00:00Z"],
+    );
+    assert_eq!(stdout(&plain).trim(), "2026-01-14T23:59:59.999+03:00");
+    let w = json(&amina(
+        dir.path(),
+        &[
+            "calendar",
+            "working-days",
+            "2025-01-01",
+            "2025-12-31",
+            "--json",
+        ],
+    ));
+    assert_eq!(w["working_days"], 247);
+    for (lat, lon, acc, zone) in [
+        ("55.7520", "37.6175", "10", "moscow"),
+        ("55.9826", "37.1751", "30", "moscow"),
+        ("55.4312", "37.5457", "10", "moscow_oblast"),
+        ("56.8587", "35.9176", "10", "outside"),
+        ("-33.86", "151.21", "10", "outside"),
+    ] {
+        let out = amina(
+            dir.path(),
+            &["geo", "classify", lat, lon, "--accuracy", acc],
+        );
+        assert_eq!(stdout(&out).trim(), zone, "{lat},{lon}");
+    }
+    let j = json(&amina(
+        dir.path(),
+        &["geo", "classify", "55.7520", "37.6175", "--json"],
+    ));
+    assert_eq!(j["zone"], "moscow");
+
+    // Errors: a clear message and a non-zero exit, never a guess.
+    for args in [
+        &["calendar", "deadline", "2027-12-30T12:00:00Z"][..],
+        &["calendar", "deadline", "not-a-time"],
+        &["calendar", "working-days", "2023-01-01", "2023-12-31"],
+        &["geo", "classify", "95", "37"],
+        &["geo", "classify", "55", "37", "--accuracy", "0"],
+    ] {
+        let out = amina(dir.path(), args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
