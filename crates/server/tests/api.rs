@@ -573,11 +573,7 @@ async fn bad_signatures_are_refused(b: Backend) {
     // Signed by another key under this device's id.
     let thief = amina_client::key::DeviceKey::generate();
     let h = thief.sign_request("POST", "/v1/fixes", Some(&body), &device_id, now_s);
-    let hdrs = vec![
-        ("content-digest", h.content_digest.clone().unwrap()),
-        ("signature-input", h.signature_input.clone()),
-        ("signature", h.signature.clone()),
-    ];
+    let hdrs = as_headers(&h);
     assert_eq!(
         code(send(hdrs, body.clone()).await.unwrap()).await,
         (401, "signature_invalid".into())
@@ -588,11 +584,7 @@ async fn bad_signatures_are_refused(b: Backend) {
         .sign_request("POST", "/v1/fixes", Some(&body), &device_id, now_s);
     let mut tampered = body.clone();
     tampered[20] ^= 1;
-    let hdrs = vec![
-        ("content-digest", h.content_digest.clone().unwrap()),
-        ("signature-input", h.signature_input.clone()),
-        ("signature", h.signature.clone()),
-    ];
+    let hdrs = as_headers(&h);
     assert_eq!(
         code(send(hdrs.clone(), tampered).await.unwrap()).await,
         (400, "digest_mismatch".into())
@@ -601,11 +593,7 @@ async fn bad_signatures_are_refused(b: Backend) {
     let h2 = phone
         .key
         .sign_request("POST", "/v1/other", Some(&body), &device_id, now_s);
-    let hdrs2 = vec![
-        ("content-digest", h2.content_digest.clone().unwrap()),
-        ("signature-input", h2.signature_input.clone()),
-        ("signature", h2.signature.clone()),
-    ];
+    let hdrs2 = as_headers(&h2);
     assert_eq!(
         code(send(hdrs2, body.clone()).await.unwrap()).await,
         (401, "signature_invalid".into())
@@ -614,11 +602,7 @@ async fn bad_signatures_are_refused(b: Backend) {
     let h3 = phone
         .key
         .sign_request("POST", "/v1/fixes", Some(&body), &device_id, now_s - 600);
-    let hdrs3 = vec![
-        ("content-digest", h3.content_digest.clone().unwrap()),
-        ("signature-input", h3.signature_input.clone()),
-        ("signature", h3.signature.clone()),
-    ];
+    let hdrs3 = as_headers(&h3);
     assert_eq!(
         code(send(hdrs3, body.clone()).await.unwrap()).await,
         (401, "signature_expired".into())
@@ -627,11 +611,7 @@ async fn bad_signatures_are_refused(b: Backend) {
     let h4 = phone
         .key
         .sign_request("POST", "/v1/fixes", Some(&body), "dv_nobody", now_s);
-    let hdrs4 = vec![
-        ("content-digest", h4.content_digest.clone().unwrap()),
-        ("signature-input", h4.signature_input.clone()),
-        ("signature", h4.signature.clone()),
-    ];
+    let hdrs4 = as_headers(&h4);
     assert_eq!(
         code(send(hdrs4, body.clone()).await.unwrap()).await,
         (401, "unknown_device".into())
@@ -650,6 +630,14 @@ async fn bad_signatures_are_refused(b: Backend) {
     // The genuine request still works.
     assert_eq!(code_ok(send(hdrs, body).await.unwrap()).await, 200);
     assert_eq!(app.fix_count("AB0000001").await, 1);
+}
+
+fn as_headers(h: &amina_client::key::SignedHeaders) -> Vec<(&'static str, String)> {
+    vec![
+        ("content-digest", h.content_digest.clone().unwrap()),
+        ("signature-input", h.signature_input.clone()),
+        ("signature", h.signature.clone()),
+    ]
 }
 
 async fn code_ok(resp: reqwest::Response) -> u16 {
