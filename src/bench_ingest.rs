@@ -46,8 +46,10 @@ pub struct IngestArgs {
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_path_buf();
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
     config.scheduler.enabled = false;
     let monitor = build_monitor(&config)?;
     let store = amina_store::open(&config.database_url()).await?;

@@ -292,6 +292,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
     fn environment_overrides_and_foreign_variables_are_ignored() {
         // Variables read elsewhere (AMINA_CONFIG, AMINA_LOG_FORMAT,
         // AMINA_TEST_*) must not make the configuration invalid.
