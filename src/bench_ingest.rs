@@ -98,23 +98,29 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         "bench ingest: {} phones x {} fixes, {} fixes/request, {} in flight, {} rounds, SQLite synchronous=FULL",
         args.phones, args.fixes_per_phone, args.batch, args.concurrency, args.rounds
     );
+    // Rounds alternate amina and baseline so that both see the same
+    // background load on a shared machine.
     let mut rates = Vec::new();
     let mut latencies = Vec::new();
+    let mut base_rates = Vec::new();
     for round in 0..args.rounds {
         let (rate, mut lat) = ingest_round(&phones, &args, round, start).await?;
-        println!("  round {}: {:>9.0} fixes/s", round + 1, rate);
+        let dir_path = dir.path().to_path_buf();
+        let n = args.baseline_fixes;
+        let base = tokio::task::spawn_blocking(move || baseline_round(&dir_path, n, round)).await??;
+        println!(
+            "  round {}: amina {:>9.0} fixes/s, baseline {:>7.0} fixes/s",
+            round + 1,
+            rate,
+            base
+        );
         rates.push(rate);
         latencies.append(&mut lat);
+        base_rates.push(base);
     }
     let _ = stop_tx.send(());
     let _ = server.await;
 
-    let mut base_rates = Vec::new();
-    for round in 0..args.rounds {
-        let rate = baseline_round(dir.path(), args.baseline_fixes, round)?;
-        println!("  baseline round {}: {:>7.0} fixes/s", round + 1, rate);
-        base_rates.push(rate);
-    }
     let amina = median(&mut rates);
     let baseline = median(&mut base_rates);
     latencies.sort();
