@@ -303,6 +303,11 @@ pub struct StatusView {
     pub presence_since: Option<String>,
     /// For a deregistered person, why.
     pub deregistration_reason: Option<String>,
+    /// The deadline in words per language code ("ru", "en", "uz", "tg",
+    /// "ky"), e.g. "until the end of Wednesday, 3 December"; only while
+    /// registered. Older servers do not send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_text: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Every error response: a stable machine-readable code and a message.

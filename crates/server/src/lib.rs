@@ -7,6 +7,7 @@ pub mod cards;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod i18n;
 pub mod proof;
 pub mod scheduler;
 pub mod state;

@@ -276,5 +276,6 @@ async fn status_view(
         presence: s.presence.as_str().into(),
         presence_since: s.presence_since.map(|t| t.to_string()),
         deregistration_reason,
+        deadline_text: registered.then(|| crate::i18n::deadline_texts(s.deadline_at)),
     })
 }

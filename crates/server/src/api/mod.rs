@@ -2,6 +2,7 @@
 //! values at the edge. Handlers stay thin: parse, call the store or the
 //! domain, shape the answer.
 
+mod app;
 mod device;
 mod enrol;
 mod ops;
@@ -59,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
+        .route("/app", get(app::redirect))
+        .route("/app/", get(app::index))
+        .route("/app/{name}", get(app::asset))
+        .route("/app/i18n/{name}", get(app::translations))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

@@ -1,0 +1,230 @@
+//! Translations for the migrant's app and for texts the server writes for a
+//! person, from one set of Fluent files (`crates/server/i18n/<lang>/app.ftl`).
+//!
+//! Why one mechanism on the server: the app has no build step and no
+//! third-party JavaScript, so it cannot run a Fluent resolver itself; the
+//! server resolves every message once at start and serves the result as a
+//! flat JSON object (`GET /app/i18n/<lang>.json`). Texts that depend on
+//! values — the deadline in words, with weekday and month names that each
+//! language declines its own way — are formatted here with Fluent's
+//! arguments and selectors and sent with the status, so the same files and
+//! the same grammar rules serve both.
+//!
+//! The files are compiled into the binary: a missing or broken translation
+//! is a failed start (and a failed test), never a blank screen on a phone.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use jiff::Timestamp;
+
+/// Language codes, Russian first (the region's language and the fallback).
+pub const LANGS: [&str; 5] = ["ru", "en", "uz", "tg", "ky"];
+
+const SOURCES: [(&str, &str); 5] = [
+    ("ru", include_str!("../i18n/ru/app.ftl")),
+    ("en", include_str!("../i18n/en/app.ftl")),
+    ("uz", include_str!("../i18n/uz/app.ftl")),
+    ("tg", include_str!("../i18n/tg/app.ftl")),
+    ("ky", include_str!("../i18n/ky/app.ftl")),
+];
+
+/// The message that puts a deadline into words; takes `$weekday` (1 =
+/// Monday … 7 = Sunday), `$day` and `$month` (1 … 12).
+const DEADLINE_MESSAGE: &str = "deadline-until";
+
+struct Language {
+    code: &'static str,
+    bundle: FluentBundle<FluentResource>,
+    /// Every message that needs no argument, resolved, as served to the app.
+    json: String,
+}
+
+/// All languages, parsed once.
+pub struct Catalog {
+    languages: Vec<Language>,
+}
+
+/// The catalog, built on first use. Panics when a bundled file does not
+/// parse: that is a build defect, caught by the tests.
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::build().expect("bundled Fluent files are valid"))
+}
+
+impl Catalog {
+    fn build() -> Result<Catalog, String> {
+        let mut languages = Vec::new();
+        for (code, source) in SOURCES {
+            let resource = FluentResource::try_new(source.to_string())
+                .map_err(|(_, errors)| format!("{code}/app.ftl: {errors:?}"))?;
+            let ids: Vec<String> = resource
+                .entries()
+                .filter_map(|e| match e {
+                    fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_string()),
+                    _ => None,
+                })
+                .collect();
+            let langid: unic_langid::LanguageIdentifier =
+                code.parse().map_err(|e| format!("{code}: {e}"))?;
+            let mut bundle = FluentBundle::new_concurrent(vec![langid]);
+            // The strings go into text nodes and JSON, not into mixed
+            // bidirectional text: no Unicode isolation marks.
+            bundle.set_use_isolating(false);
+            bundle
+                .add_resource(resource)
+                .map_err(|e| format!("{code}/app.ftl: {e:?}"))?;
+            let mut messages = BTreeMap::new();
+            for id in ids {
+                if let Some(text) = format(&bundle, &id, None) {
+                    messages.insert(id, text);
+                }
+            }
+            let json = serde_json::to_string(&messages).map_err(|e| e.to_string())?;
+            languages.push(Language { code, bundle, json });
+        }
+        Ok(Catalog { languages })
+    }
+
+    fn language(&self, code: &str) -> Option<&Language> {
+        self.languages.iter().find(|l| l.code == code)
+    }
+
+    /// The app's messages for `lang` as a JSON object (id → text), or None
+    /// for a language we do not have.
+    pub fn messages_json(&self, lang: &str) -> Option<&str> {
+        self.language(lang).map(|l| l.json.as_str())
+    }
+
+    /// One message without arguments.
+    pub fn message(&self, lang: &str, id: &str) -> Option<String> {
+        format(&self.language(lang)?.bundle, id, None)
+    }
+
+    /// `deadline` (an instant) in words in `lang`, on its Moscow calendar
+    /// day: "until the end of Wednesday, 3 December".
+    pub fn deadline_text(&self, lang: &str, deadline: Timestamp) -> Option<String> {
+        let day = deadline
+            .to_zoned_datetime(amina_domain::time::moscow().clone())
+            .date();
+        let mut args = FluentArgs::new();
+        args.set(
+            "weekday",
+            FluentValue::from(day.weekday().to_monday_one_offset()),
+        );
+        // The day as text: Fluent must not apply number formatting to it.
+        args.set("day", FluentValue::from(day.day().to_string()));
+        args.set("month", FluentValue::from(day.month()));
+        format(&self.language(lang)?.bundle, DEADLINE_MESSAGE, Some(&args))
+    }
+}
+
+/// The deadline in words in every language, for the status.
+pub fn deadline_texts(deadline: Timestamp) -> BTreeMap<String, String> {
+    let c = catalog();
+    LANGS
+        .iter()
+        .filter_map(|l| Some((l.to_string(), c.deadline_text(l, deadline)?)))
+        .collect()
+}
+
+/// Resolve a message; None when it is missing or resolving it reported an
+/// error (e.g. it needs an argument that was not given).
+fn format(
+    bundle: &FluentBundle<FluentResource>,
+    id: &str,
+    args: Option<&FluentArgs>,
+) -> Option<String> {
+    let pattern = bundle.get_message(id)?.value()?;
+    let mut errors = Vec::new();
+    let text = bundle.format_pattern(pattern, args, &mut errors);
+    errors.is_empty().then(|| text.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn moscow(s: &str) -> Timestamp {
+        s.parse::<jiff::civil::DateTime>()
+            .unwrap()
+            .to_zoned_datetime(amina_domain::time::moscow().clone())
+            .unwrap()
+            .timestamp()
+    }
+
+    fn ids(lang: &str) -> Vec<String> {
+        let json = catalog().messages_json(lang).unwrap();
+        let map: BTreeMap<String, String> = serde_json::from_str(json).unwrap();
+        map.into_keys().collect()
+    }
+
+    #[test]
+    fn every_language_has_every_message() {
+        let reference = ids("ru");
+        assert!(reference.len() > 30, "{reference:?}");
+        for lang in LANGS {
+            assert_eq!(ids(lang), reference, "messages of {lang} differ from ru");
+            assert!(catalog()
+                .deadline_text(lang, Timestamp::UNIX_EPOCH)
+                .is_some());
+        }
+    }
+
+    #[test]
+    fn every_key_the_app_uses_exists() {
+        let html = include_str!("../assets/app/index.html");
+        let js = include_str!("../assets/app/app.js");
+        let mut used = Vec::new();
+        for part in html.split("data-i18n=\"").skip(1) {
+            used.push(part.split('"').next().unwrap().to_string());
+        }
+        // In the code, message ids are literals on the lines that show a
+        // message; element ids there are written `$("id")`.
+        let shows = ["say(", "renderSync(", "showGeoProblem(", " t(\""];
+        for line in js.lines().filter(|l| shows.iter().any(|m| l.contains(m))) {
+            let parts: Vec<&str> = line.split('"').collect();
+            for (i, literal) in parts.iter().enumerate().skip(1).step_by(2) {
+                if !parts[i - 1].ends_with("$(") && !literal.is_empty() {
+                    used.push(literal.to_string());
+                }
+            }
+        }
+        assert!(used.len() > 20, "{used:?}");
+        let known = ids("ru");
+        for key in used {
+            assert!(
+                known.contains(&key),
+                "the app uses {key:?}, missing in app.ftl"
+            );
+        }
+    }
+
+    #[test]
+    fn deadline_in_words() {
+        // The example in DESIGN.md: last fix Friday 28 Nov 2025 -> Wednesday 3 Dec.
+        let d = moscow("2025-12-03T23:59:59.999");
+        let c = catalog();
+        assert_eq!(
+            c.deadline_text("en", d).unwrap(),
+            "until the end of Wednesday, 3 December"
+        );
+        assert_eq!(
+            c.deadline_text("ru", d).unwrap(),
+            "до конца среды, 3 декабря"
+        );
+        // The Moscow day decides, not the UTC one: 23:59 Moscow is 20:59 UTC.
+        let sunday = moscow("2026-01-11T23:59:59.999");
+        assert_eq!(
+            c.deadline_text("en", sunday).unwrap(),
+            "until the end of Sunday, 11 January"
+        );
+        let texts = deadline_texts(d);
+        assert_eq!(texts.len(), LANGS.len());
+        assert!(texts["uz"].contains("dekabr"), "{}", texts["uz"]);
+        assert!(texts["tg"].contains("декабр"), "{}", texts["tg"]);
+        assert!(texts["ky"].contains("декабр"), "{}", texts["ky"]);
+    }
+}

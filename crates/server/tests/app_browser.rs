@@ -1,0 +1,795 @@
+//! The migrant's app in a real browser: headless Chromium (Debian's
+//! `/usr/bin/chromium`) against the real server.
+//!
+//! Each test starts a server (SQLite in a temp dir, a port-0 listener on
+//! 127.0.0.1, the real system clock — the page signs with real time, so a
+//! manual clock cannot be used) and a Chromium with a fresh profile, and
+//! drives the page over the Chrome DevTools Protocol: geolocation is
+//! emulated inside Moscow, the network is switched off and on, and the
+//! results are checked in the page and in the database.
+//!
+//! Why a small DevTools client here rather than a CDP crate: the tests need
+//! a dozen commands (evaluate, navigate, reload, permissions, geolocation,
+//! offline, screenshot); sending them as JSON over one WebSocket keeps the
+//! build small on a 2-core machine and does not depend on generated
+//! bindings keeping up with the installed browser's protocol version.
+//!
+//! Nothing leaves the machine: Chromium runs with background networking,
+//! component updates and sync off, and the app names no other origin.
+//!
+//! `AMINA_SCREENSHOTS=1` also saves the main screens in Russian and English
+//! to `docs/screenshots/`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use amina_domain::monitor::Monitor;
+use amina_server::cards::{hash_secrets, parse_cards};
+use amina_server::clock::SystemClock;
+use amina_server::config::Config;
+use amina_server::state::{build_monitor, AppState};
+use amina_store::SharedStore;
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const KREMLIN: (f64, f64) = (55.7520, 37.6175);
+const WAIT: Duration = Duration::from_secs(15);
+
+// ------------------------------------------------------------- the server
+
+struct Server {
+    base: String,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn spawn() -> Server {
+        let mut config = Config::default();
+        config.scheduler.enabled = false;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("amina.sqlite3").display());
+        config.database = url.clone();
+        let store: SharedStore = amina_store::open(&url).await.expect("open store");
+        store.migrate().await.expect("migrate");
+        let state = AppState::new(store, monitor(&config), config, Arc::new(SystemClock));
+        let today = jiff::Timestamp::now()
+            .to_zoned_datetime(amina_domain::time::moscow().clone())
+            .date();
+        let csv = "card_number,activation_secret,activation_secret_hash,name_latin,name_cyrillic,citizenship,birth_date,purpose,valid_until
+AB0000001,secret-one,,Alisher Karimov,Алишер Каримов,UZB,1994-03-12,work,2099-12-31
+AB0000002,secret-two,,Farrukh Rahimov,Фаррух Рахимов,TJK,1989-07-01,work,2099-12-31
+";
+        let mut cards = parse_cards(
+            csv.as_bytes(),
+            &amina_domain::eligibility::Scope::default(),
+            today,
+        )
+        .expect("cards parse");
+        hash_secrets(&mut cards.accepted);
+        state
+            .store
+            .import_cards(cards.accepted, jiff::Timestamp::now())
+            .await
+            .expect("import cards");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(amina_server::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        Server {
+            base,
+            state,
+            stop: Some(tx),
+            _dir: dir,
+        }
+    }
+
+    async fn person_id(&self, card: &str) -> Option<i64> {
+        let number = amina_domain::types::CardNumber::parse(card).unwrap();
+        let p = self.state.store.person_by_card(&number).await.unwrap()?;
+        Some(p.person_id)
+    }
+
+    /// The sequence numbers of the person's stored fixes, ascending.
+    async fn fix_seqs(&self, card: &str) -> Vec<u64> {
+        let Some(id) = self.person_id(card).await else {
+            return Vec::new();
+        };
+        let mut seqs: Vec<u64> = self
+            .state
+            .store
+            .fixes(id, 10_000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|f| f.seq)
+            .collect();
+        seqs.sort_unstable();
+        seqs
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn monitor(config: &Config) -> Monitor {
+    static MONITOR: OnceLock<Monitor> = OnceLock::new();
+    MONITOR
+        .get_or_init(|| build_monitor(config).expect("default configuration builds"))
+        .clone()
+}
+
+// ------------------------------------------------------- a DevTools client
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, Value>>>>>;
+type WsSink = futures_util::stream::SplitSink<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    Message,
+>;
+
+struct Browser {
+    child: tokio::process::Child,
+    sink: tokio::sync::Mutex<WsSink>,
+    pending: Pending,
+    next_id: AtomicU64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Start Chromium, or None (after `skip_or_fail`) when it is missing.
+    async fn launch() -> Option<Browser> {
+        if !Path::new(CHROMIUM).exists() {
+            amina_testkit::skip_or_fail(
+                "browser tests",
+                "Chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
+            );
+            return None;
+        }
+        let profile = tempfile::tempdir().expect("profile dir");
+        let child = tokio::process::Command::new(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--remote-debugging-port=0",
+                "--remote-debugging-address=127.0.0.1",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chromium");
+        // Chromium writes the port it chose and the browser's WebSocket path.
+        let port_file = profile.path().join("DevToolsActivePort");
+        let started = Instant::now();
+        let endpoint = loop {
+            if let Ok(text) = std::fs::read_to_string(&port_file) {
+                let mut lines = text.lines();
+                if let (Some(port), Some(path)) = (lines.next(), lines.next()) {
+                    break format!("ws://127.0.0.1:{port}{path}");
+                }
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "Chromium did not open its DevTools port"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let (ws, _) = tokio_tungstenite::connect_async(endpoint.as_str())
+            .await
+            .expect("connect to DevTools");
+        let (sink, mut stream) = ws.split();
+        let pending: Pending = Arc::default();
+        let reader_pending = pending.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(msg)) = stream.next().await {
+                let Message::Text(text) = msg else { continue };
+                let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                // Events (no id) are not needed: tests poll the page.
+                let Some(id) = v.get("id").and_then(Value::as_u64) else {
+                    continue;
+                };
+                if let Some(tx) = reader_pending.lock().unwrap().remove(&id) {
+                    let _ = tx.send(match v.get("error") {
+                        Some(e) => Err(e.clone()),
+                        None => Ok(v.get("result").cloned().unwrap_or(Value::Null)),
+                    });
+                }
+            }
+        });
+        Some(Browser {
+            child,
+            sink: tokio::sync::Mutex::new(sink),
+            pending,
+            next_id: AtomicU64::new(1),
+            _profile: profile,
+        })
+    }
+
+    async fn call(
+        &self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, Value> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().unwrap().insert(id, tx);
+        let mut msg = json!({"id": id, "method": method, "params": params});
+        if let Some(s) = session {
+            msg["sessionId"] = json!(s);
+        }
+        self.sink
+            .lock()
+            .await
+            .send(Message::Text(msg.to_string().into()))
+            .await
+            .expect("send to DevTools");
+        tokio::time::timeout(WAIT, rx)
+            .await
+            .unwrap_or_else(|_| panic!("{method}: no answer from Chromium"))
+            .expect("DevTools connection closed")
+    }
+
+    /// A new tab on `server`'s origin, with geolocation allowed and set
+    /// inside Moscow, and a phone-sized screen.
+    async fn page(&self, server: &Server) -> Page<'_> {
+        self.call(
+            None,
+            "Browser.grantPermissions",
+            json!({"origin": server.base, "permissions": ["geolocation"]}),
+        )
+        .await
+        .expect("grant geolocation");
+        let target = self
+            .call(None, "Target.createTarget", json!({"url": "about:blank"}))
+            .await
+            .expect("new tab");
+        let attached = self
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({"targetId": target["targetId"], "flatten": true}),
+            )
+            .await
+            .expect("attach");
+        let page = Page {
+            browser: self,
+            session: attached["sessionId"].as_str().unwrap().to_string(),
+            base: server.base.clone(),
+        };
+        page.cmd("Page.enable", json!({})).await;
+        page.cmd("Network.enable", json!({})).await;
+        page.cmd(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": 400, "height": 860, "deviceScaleFactor": 1, "mobile": true}),
+        )
+        .await;
+        // No position until a test sets one (see `Page::set_position`).
+        page.cmd("Emulation.setGeolocationOverride", json!({}))
+            .await;
+        page
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+struct Page<'a> {
+    browser: &'a Browser,
+    session: String,
+    base: String,
+}
+
+impl Page<'_> {
+    async fn cmd(&self, method: &str, params: Value) -> Value {
+        self.browser
+            .call(Some(&self.session), method, params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"))
+    }
+
+    /// Evaluate `expr` in the page (promises awaited), returning its value.
+    async fn eval(&self, expr: &str) -> Result<Value, String> {
+        let r = self
+            .browser
+            .call(
+                Some(&self.session),
+                "Runtime.evaluate",
+                json!({"expression": expr, "awaitPromise": true, "returnByValue": true}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(ex) = r.get("exceptionDetails") {
+            return Err(ex.to_string());
+        }
+        Ok(r["result"].get("value").cloned().unwrap_or(Value::Null))
+    }
+
+    async fn js(&self, expr: &str) -> Value {
+        self.eval(expr)
+            .await
+            .unwrap_or_else(|e| panic!("{expr}: {e}"))
+    }
+
+    async fn text(&self, id: &str) -> String {
+        self.js(&format!("document.getElementById({id:?}).textContent"))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Poll until `expr` is truthy; its value. Errors (e.g. during a
+    /// navigation) count as "not yet".
+    async fn wait_for(&self, what: &str, expr: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let last = self.eval(expr).await;
+            if let Ok(v) = &last {
+                let truthy = !matches!(v, Value::Null | Value::Bool(false))
+                    && v.as_str() != Some("")
+                    && v.as_f64() != Some(0.0);
+                if truthy {
+                    return v.clone();
+                }
+            }
+            if started.elapsed() > WAIT {
+                let shot = self.eval("document.body && document.body.innerText").await;
+                panic!("timed out waiting for {what} ({expr}): last {last:?}; page: {shot:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Open the app and wait until it has started.
+    async fn open_app(&self) {
+        self.cmd(
+            "Page.navigate",
+            json!({"url": format!("{}/app", self.base)}),
+        )
+        .await;
+        self.wait_ready().await;
+    }
+
+    async fn reload(&self) {
+        self.cmd("Page.reload", json!({})).await;
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&self) {
+        self.wait_for(
+            "the app to start",
+            "document.readyState === 'complete' && document.body.dataset.ready === '1' \
+             && location.pathname === '/app/'",
+        )
+        .await;
+    }
+
+    /// Emulate the phone at (lat, lon). Chromium stamps an emulated
+    /// position with the time it was set, and the server refuses fixes
+    /// recorded before the enrolment: tests set it after enrolling.
+    async fn set_position(&self, (lat, lon): (f64, f64)) {
+        self.cmd(
+            "Emulation.setGeolocationOverride",
+            json!({"latitude": lat, "longitude": lon, "accuracy": 20}),
+        )
+        .await;
+    }
+
+    /// Enrol with the form and report the first fix from inside Moscow.
+    /// The fix taken right after binding finds no position yet (none is
+    /// emulated), which the app must say.
+    async fn enrol_and_report(&self, card: &str, secret: &str) {
+        self.enrol(card, secret).await;
+        self.wait_for(
+            "the status screen",
+            "document.body.dataset.screen === 'status'",
+        )
+        .await;
+        self.wait_for(
+            "the no-position message",
+            "document.getElementById('geo').dataset.i18n === 'location-unavailable' \
+             && !document.getElementById('geo').hidden",
+        )
+        .await;
+        self.set_position(KREMLIN).await;
+        self.js("document.getElementById('send-now').click()").await;
+    }
+
+    async fn set_offline(&self, offline: bool) {
+        self.cmd(
+            "Network.emulateNetworkConditions",
+            json!({"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+        )
+        .await;
+    }
+
+    async fn choose_language(&self, lang: &str) {
+        self.js(&format!(
+            "(() => {{ const s = document.getElementById('lang'); s.value = {lang:?}; \
+             s.dispatchEvent(new Event('change')); }})()"
+        ))
+        .await;
+        self.wait_for(
+            "the language to change",
+            &format!("document.documentElement.lang === {lang:?}"),
+        )
+        .await;
+    }
+
+    async fn enrol(&self, card: &str, secret: &str) {
+        self.js(&format!(
+            "(() => {{ document.getElementById('card').value = {card:?}; \
+             document.getElementById('secret').value = {secret:?}; \
+             document.getElementById('enrol-form').requestSubmit(); }})()"
+        ))
+        .await;
+    }
+
+    /// Texts of all visible translated elements, by position.
+    async fn visible_strings(&self) -> Vec<String> {
+        let v = self
+            .js("[...document.querySelectorAll('[data-i18n]')] \
+                 .filter(e => e.offsetParent !== null).map(e => e.textContent)")
+            .await;
+        serde_json::from_value(v).unwrap()
+    }
+
+    async fn queue_len(&self) -> u64 {
+        self.text("queue").await.parse().unwrap_or(u64::MAX)
+    }
+
+    /// With AMINA_SCREENSHOTS=1, save the page to docs/screenshots/NAME.png.
+    async fn screenshot(&self, name: &str) {
+        if std::env::var("AMINA_SCREENSHOTS").as_deref() != Ok("1") {
+            return;
+        }
+        // The whole page, not only the first screenful.
+        let metrics = self.cmd("Page.getLayoutMetrics", json!({})).await;
+        let size = &metrics["cssContentSize"];
+        let shot = self
+            .cmd(
+                "Page.captureScreenshot",
+                json!({
+                    "format": "png",
+                    "captureBeyondViewport": true,
+                    "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+                }),
+            )
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// Wait (on the server side) until `cond` holds.
+async fn eventually<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !cond().await {
+        assert!(started.elapsed() < WAIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ------------------------------------------------------------------ tests
+
+/// The files without a browser: types, caching, the CSP, translations.
+#[tokio::test(flavor = "multi_thread")]
+async fn app_files_are_served_with_types_and_policy() {
+    let server = Server::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("{}/app", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 308);
+    assert_eq!(r.headers()["location"], "/app/");
+    for (path, ty) in [
+        ("/app/", "text/html; charset=utf-8"),
+        ("/app/app.js", "text/javascript; charset=utf-8"),
+        ("/app/sw.js", "text/javascript; charset=utf-8"),
+        ("/app/app.css", "text/css; charset=utf-8"),
+        ("/app/manifest.webmanifest", "application/manifest+json"),
+        ("/app/icon-192.png", "image/png"),
+        ("/app/icon-512.png", "image/png"),
+        ("/app/i18n/uz.json", "application/json; charset=utf-8"),
+    ] {
+        let r = client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], ty, "{path}");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'self'"), "{path}: {csp}");
+        assert!(r.headers().contains_key("cache-control"), "{path}");
+    }
+    let en: HashMap<String, String> = client
+        .get(format!("{}/app/i18n/en.json", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(en["app-title"], "Migrant registration");
+    for path in ["/app/i18n/xx.json", "/app/nope.js", "/app/i18n/en"] {
+        let r = client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+}
+
+/// The shell installs, its service worker caches it, and it opens offline;
+/// the language switch changes every visible string and is remembered.
+#[tokio::test(flavor = "multi_thread")]
+async fn shell_opens_offline_and_language_switch_changes_every_string() {
+    let server = Server::spawn().await;
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let page = browser.page(&server).await;
+    page.open_app().await;
+    // The first language follows the browser's (English here); Russian
+    // when the browser's is none of ours.
+    page.choose_language("ru").await;
+    assert_eq!(page.text("title").await, "Регистрация мигранта");
+    page.wait_for(
+        "the service worker to control the page",
+        "navigator.serviceWorker.controller !== null",
+    )
+    .await;
+    let cached = page
+        .wait_for(
+            "the shell cache",
+            "caches.open('amina-shell-v1').then(c => c.keys()).then(k => k.length)",
+        )
+        .await;
+    assert_eq!(cached, json!(12), "page, files, icons and five languages");
+    let manifest = page
+        .js("fetch('/app/manifest.webmanifest').then(r => r.json())")
+        .await;
+    assert_eq!(manifest["scope"], "/app/");
+    assert_eq!(manifest["icons"].as_array().unwrap().len(), 2);
+
+    let ru = page.visible_strings().await;
+    assert!(ru.iter().all(|s| !s.is_empty()), "{ru:?}");
+    page.choose_language("en").await;
+    let en = page.visible_strings().await;
+    assert_eq!(ru.len(), en.len());
+    for (r, e) in ru.iter().zip(&en) {
+        assert_ne!(r, e, "a string did not change with the language");
+    }
+    assert_eq!(page.text("title").await, "Migrant registration");
+    assert_eq!(
+        page.js("document.title").await,
+        json!("Migrant registration")
+    );
+
+    // Offline: the page, its code and its strings come from the cache; the
+    // chosen language is remembered.
+    page.set_offline(true).await;
+    page.reload().await;
+    assert_eq!(page.js("navigator.onLine").await, json!(false));
+    assert_eq!(page.text("title").await, "Migrant registration");
+    page.choose_language("ky").await;
+    assert_eq!(page.text("title").await, "Мигрантты каттоо");
+    assert_eq!(
+        page.js("getComputedStyle(document.getElementById('enrol')).display")
+            .await,
+        json!("block")
+    );
+}
+
+/// Enrolment through the form binds a device; the first fix, taken on
+/// open inside Moscow, reaches the server; the status shows presence and
+/// the deadline in words.
+#[tokio::test(flavor = "multi_thread")]
+async fn enrolment_binds_a_device_and_a_fix_reaches_the_server() {
+    let server = Server::spawn().await;
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let page = browser.page(&server).await;
+    page.open_app().await;
+    page.choose_language("ru").await;
+    page.screenshot("enrol-ru").await;
+
+    // A wrong secret: the server's code, in the person's language.
+    page.choose_language("en").await;
+    page.screenshot("enrol-en").await;
+    page.enrol("AB0000002", "wrong-secret").await;
+    page.wait_for(
+        "the error",
+        "!document.getElementById('error').hidden && document.getElementById('error').textContent",
+    )
+    .await;
+    assert_eq!(
+        page.text("error").await,
+        "Wrong card number or activation code."
+    );
+    page.choose_language("ru").await;
+    assert_eq!(
+        page.text("error").await,
+        "Неверный номер карты или код активации."
+    );
+
+    page.enrol_and_report("AB0000001", "secret-one").await;
+    let device_id = page
+        .wait_for(
+            "the device id in IndexedDB",
+            "new Promise(r => { const o = indexedDB.open('amina'); o.onsuccess = () => { \
+             const g = o.result.transaction('meta').objectStore('meta').get('deviceId'); \
+             g.onsuccess = () => r(g.result || null); }; })",
+        )
+        .await;
+    let device = server
+        .state
+        .store
+        .device(device_id.as_str().unwrap())
+        .await
+        .unwrap()
+        .expect("the device is stored");
+    assert_eq!(device.status, amina_store::DeviceStatus::Active);
+    assert_eq!(Some(device.person_id), server.person_id("AB0000001").await);
+    assert_eq!(device.kind, "pwa");
+    // The private key is not extractable.
+    assert_eq!(
+        page.js(
+            "new Promise(r => { const o = indexedDB.open('amina'); o.onsuccess = () => { \
+             const g = o.result.transaction('meta').objectStore('meta').get('keys'); \
+             g.onsuccess = () => r(g.result.privateKey.extractable); }; })"
+        )
+        .await,
+        json!(false)
+    );
+
+    eventually("the first fix on the server", || async {
+        server.fix_seqs("AB0000001").await == vec![1]
+    })
+    .await;
+    page.wait_for(
+        "presence in the status",
+        "document.getElementById('presence').dataset.value === 'in_region'",
+    )
+    .await;
+    page.wait_for(
+        "an empty queue",
+        "document.getElementById('queue').textContent === '0'",
+    )
+    .await;
+    assert_eq!(
+        page.text("presence").await,
+        "В Москве или Московской области"
+    );
+    assert_eq!(page.text("registered").await, "Вы зарегистрированы");
+    let person = server
+        .state
+        .store
+        .person(device.person_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let texts = amina_server::i18n::deadline_texts(person.state.deadline_at);
+    assert_eq!(page.text("deadline").await, texts["ru"]);
+    assert!(texts["ru"].starts_with("до конца "), "{}", texts["ru"]);
+    page.screenshot("status-ru").await;
+    page.choose_language("en").await;
+    assert_eq!(page.text("deadline").await, texts["en"]);
+    assert_eq!(page.text("presence").await, "In Moscow or Moscow Oblast");
+    page.screenshot("status-en").await;
+}
+
+/// Offline: fixes queue up, survive a reload, and flush once the network
+/// is back, in order and without duplicates.
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_fixes_survive_a_reload_and_flush_without_duplicates() {
+    let server = Server::spawn().await;
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let page = browser.page(&server).await;
+    page.open_app().await;
+    page.choose_language("ru").await;
+    page.enrol_and_report("AB0000001", "secret-one").await;
+    eventually("the first fix on the server", || async {
+        server.fix_seqs("AB0000001").await == vec![1]
+    })
+    .await;
+    page.wait_for(
+        "an empty queue",
+        "document.getElementById('queue').textContent === '0'",
+    )
+    .await;
+
+    page.set_offline(true).await;
+    for n in 1..=2 {
+        page.js("document.getElementById('send-now').click()").await;
+        page.wait_for(
+            "a queued fix",
+            &format!("document.getElementById('queue').textContent === '{n}'"),
+        )
+        .await;
+    }
+    page.reload().await; // offline: from the service worker's cache
+    page.wait_for(
+        "the fix taken on open",
+        "document.getElementById('queue').textContent === '3'",
+    )
+    .await;
+    assert!(!page
+        .js("document.getElementById('offline').hidden")
+        .await
+        .as_bool()
+        .unwrap());
+    assert_eq!(server.fix_seqs("AB0000001").await, vec![1]);
+
+    page.set_offline(false).await;
+    page.wait_for(
+        "the queue to flush",
+        "document.getElementById('queue').textContent === '0'",
+    )
+    .await;
+    assert_eq!(page.queue_len().await, 0);
+    let next_seq = page
+        .js(
+            "new Promise(r => { const o = indexedDB.open('amina'); o.onsuccess = () => { \
+             const g = o.result.transaction('meta').objectStore('meta').get('nextSeq'); \
+             g.onsuccess = () => r(g.result); }; })",
+        )
+        .await;
+    assert_eq!(next_seq, json!(5));
+    // Every fix the page made is stored exactly once.
+    assert_eq!(server.fix_seqs("AB0000001").await, vec![1, 2, 3, 4]);
+    assert_eq!(
+        page.text("sync").await,
+        amina_server::i18n::catalog()
+            .message("ru", "sync-sent")
+            .unwrap()
+    );
+}
