@@ -107,7 +107,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         let (rate, mut lat) = ingest_round(&phones, &args, round, start).await?;
         let dir_path = dir.path().to_path_buf();
         let n = args.baseline_fixes;
-        let base = tokio::task::spawn_blocking(move || baseline_round(&dir_path, n, round)).await??;
+        let base =
+            tokio::task::spawn_blocking(move || baseline_round(&dir_path, n, round)).await??;
         println!(
             "  round {}: amina {:>9.0} fixes/s, baseline {:>7.0} fixes/s",
             round + 1,
