@@ -76,6 +76,26 @@ enum Command {
     /// Benchmarks that print medians and ratios against a baseline.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Detect stay points in a trace CSV (docs/detection.md); CSV to stdout.
+    Stays(StaysArgs),
+}
+
+#[derive(Args)]
+struct StaysArgs {
+    /// Trace CSV (columns user_id, tracked_at, latitude, longitude; `.gz` is gunzipped).
+    file: PathBuf,
+    /// Distance threshold, metres.
+    #[arg(long, default_value_t = 100.0)]
+    dist_m: f64,
+    /// Time threshold, minutes.
+    #[arg(long, default_value_t = 5.0)]
+    time_min: f64,
+    /// Gap threshold, minutes (`inf`: never split on gaps).
+    #[arg(long, default_value_t = 15.0)]
+    gap_min: f64,
+    /// Also keep each person's trailing stay that has no exit fix.
+    #[arg(long)]
+    include_last: bool,
 }
 
 #[derive(Subcommand)]
@@ -243,6 +263,143 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,
+        Command::Stays(args) => stays(&args),
+    }
+}
+
+/// `amina stays`: read a trace CSV, detect stays per user, print CSV.
+/// Rows whose latitude or longitude is empty or NaN/inf are skipped (and
+/// counted on stderr); any other bad row refuses the whole file with its
+/// line number.
+fn stays(args: &StaysArgs) -> anyhow::Result<()> {
+    use amina_domain::staypoints::{detect_user, Fix, Params};
+    use std::collections::HashMap;
+    use std::io::Write;
+
+    let mut params = Params::from_units(args.dist_m, args.time_min, Some(args.gap_min))?;
+    params.include_last = args.include_last;
+    let path = &args.file;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let input: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
+            file,
+        )))
+    } else {
+        Box::new(file)
+    };
+    let mut reader =
+        csv::ReaderBuilder::new().from_reader(std::io::BufReader::with_capacity(1 << 16, input));
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{}: reading the header", path.display()))?
+        .clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim() == name)
+            .with_context(|| format!("{}: no `{name}` column in the header", path.display()))
+    };
+    let (c_user, c_time, c_lat, c_lon) = (
+        column("user_id")?,
+        column("tracked_at")?,
+        column("latitude")?,
+        column("longitude")?,
+    );
+    let mut by_user: HashMap<String, Vec<Fix>> = HashMap::new();
+    let mut skipped = 0usize;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let more = reader
+            .read_record(&mut record)
+            .with_context(|| format!("{}: reading", path.display()))?;
+        if !more {
+            break;
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let bad = |what: String| anyhow::anyhow!("{}: line {line}: {what}", path.display());
+        let field = |i: usize| {
+            record
+                .get(i)
+                .map(str::trim)
+                .ok_or_else(|| bad(format!("missing column {}", i + 1)))
+        };
+        let user = field(c_user)?;
+        if user.is_empty() {
+            return Err(bad("empty user_id".into()));
+        }
+        let time = field(c_time)?;
+        let at: Timestamp = time.parse().map_err(|e| {
+            bad(format!(
+                "tracked_at {time:?} is not an RFC 3339 instant: {e}"
+            ))
+        })?;
+        let coordinate = |i: usize, name: &str, max: f64| -> anyhow::Result<f64> {
+            let text = field(i)?;
+            if text.is_empty() {
+                return Ok(f64::NAN);
+            }
+            let v: f64 = text
+                .parse()
+                .map_err(|_| bad(format!("{name} {text:?} is not a number")))?;
+            if v.is_finite() && !(-max..=max).contains(&v) {
+                return Err(bad(format!("{name} {v} is outside [-{max}, {max}]")));
+            }
+            Ok(v)
+        };
+        let (lat, lon) = (
+            coordinate(c_lat, "latitude", 90.0)?,
+            coordinate(c_lon, "longitude", 180.0)?,
+        );
+        if !lat.is_finite() || !lon.is_finite() {
+            skipped += 1;
+            continue;
+        }
+        let fix = Fix { at, lat, lon };
+        match by_user.get_mut(user) {
+            Some(v) => v.push(fix),
+            None => {
+                by_user.insert(user.to_owned(), vec![fix]);
+            }
+        }
+    }
+    if skipped > 0 {
+        eprintln!(
+            "{}: skipped {skipped} row(s) without finite coordinates",
+            path.display()
+        );
+    }
+    let mut users: Vec<_> = by_user.into_iter().collect();
+    users.sort_by(|a, b| a.0.cmp(&b.0));
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    writeln!(
+        out,
+        "user_id,started_at,finished_at,latitude,longitude,n_fixes"
+    )?;
+    for (user, fixes) in &users {
+        for s in detect_user(user, fixes, &params) {
+            writeln!(
+                out,
+                "{},{},{},{},{},{}",
+                csv_field(&s.user_id),
+                s.started_at,
+                s.finished_at,
+                s.lat,
+                s.lon,
+                s.n_fixes
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A CSV field, quoted when it needs to be.
+fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
+    } else {
+        s.into()
     }
 }
 
