@@ -552,10 +552,7 @@ fn calendar(config: &Config, command: CalendarCommand) -> anyhow::Result<()> {
                 .parse()
                 .with_context(|| format!("{instant:?} is not an RFC 3339 instant"))?;
             let deadline = monitor.window.deadline(&monitor.calendar, t)?;
-            let moscow = deadline
-                .to_zoned_datetime(amina_domain::time::moscow().clone())
-                .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
-                .to_string();
+            let moscow = amina_domain::time::format_moscow(deadline);
             if json {
                 println!(
                     "{}",

@@ -23,11 +23,7 @@ fn monitor() -> Monitor {
 }
 
 fn msk(s: &str) -> Timestamp {
-    s.parse::<jiff::civil::DateTime>()
-        .unwrap()
-        .to_zoned_datetime(amina_domain::time::moscow().clone())
-        .unwrap()
-        .timestamp()
+    amina_domain::time::parse_moscow(s).unwrap()
 }
 
 fn fix(seq: i64, lat: f64, lon: f64, at: &str) -> FixInput {

@@ -106,9 +106,7 @@ impl Catalog {
     /// `deadline` (an instant) in words in `lang`, on its Moscow calendar
     /// day: "until the end of Wednesday, 3 December".
     pub fn deadline_text(&self, lang: &str, deadline: Timestamp) -> Option<String> {
-        let day = deadline
-            .to_zoned_datetime(amina_domain::time::moscow().clone())
-            .date();
+        let day = amina_domain::time::moscow_date(deadline);
         let mut args = FluentArgs::new();
         args.set(
             "weekday",
@@ -148,11 +146,7 @@ mod tests {
     use super::*;
 
     fn moscow(s: &str) -> Timestamp {
-        s.parse::<jiff::civil::DateTime>()
-            .unwrap()
-            .to_zoned_datetime(amina_domain::time::moscow().clone())
-            .unwrap()
-            .timestamp()
+        amina_domain::time::parse_moscow(s).unwrap()
     }
 
     fn ids(lang: &str) -> Vec<String> {

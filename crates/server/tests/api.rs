@@ -156,11 +156,7 @@ impl Drop for TestApp {
 }
 
 fn moscow(s: &str) -> Timestamp {
-    s.parse::<jiff::civil::DateTime>()
-        .unwrap()
-        .to_zoned_datetime(amina_domain::time::moscow().clone())
-        .unwrap()
-        .timestamp()
+    amina_domain::time::parse_moscow(s).unwrap()
 }
 
 fn api_code(r: Result<impl std::fmt::Debug, ClientError>) -> (u16, String) {

@@ -61,9 +61,7 @@ impl Server {
         let store: SharedStore = amina_store::open(&url).await.expect("open store");
         store.migrate().await.expect("migrate");
         let state = AppState::new(store, monitor(&config), config, Arc::new(SystemClock));
-        let today = jiff::Timestamp::now()
-            .to_zoned_datetime(amina_domain::time::moscow().clone())
-            .date();
+        let today = amina_domain::time::moscow_date(jiff::Timestamp::now());
         let csv = "card_number,activation_secret,activation_secret_hash,name_latin,name_cyrillic,citizenship,birth_date,purpose,valid_until
 AB0000001,secret-one,,Alisher Karimov,Алишер Каримов,UZB,1994-03-12,work,2099-12-31
 AB0000002,secret-two,,Farrukh Rahimov,Фаррух Рахимов,TJK,1989-07-01,work,2099-12-31

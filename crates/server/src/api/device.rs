@@ -267,12 +267,7 @@ async fn status_view(
         registration_started_at: s.registration_started_at.to_string(),
         last_monitoring_at: s.last_monitoring_at.map(|t| t.to_string()),
         deadline_at: registered.then(|| s.deadline_at.to_string()),
-        deadline_moscow: registered.then(|| {
-            s.deadline_at
-                .to_zoned_datetime(amina_domain::time::moscow().clone())
-                .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
-                .to_string()
-        }),
+        deadline_moscow: registered.then(|| amina_domain::time::format_moscow(s.deadline_at)),
         presence: s.presence.as_str().into(),
         presence_since: s.presence_since.map(|t| t.to_string()),
         deregistration_reason,
