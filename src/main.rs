@@ -14,7 +14,7 @@ use amina_domain::time::moscow_date;
 use amina_server::cards::{hash_secrets, parse_cards, ImportError};
 use amina_server::clock::{Clock, SystemClock};
 use amina_server::config::Config;
-use amina_server::state::{build_monitor, AppState};
+use amina_server::state::{build_calendar, build_geofence, build_monitor, build_window, AppState};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use jiff::civil::Date;
@@ -545,13 +545,15 @@ async fn import_cards(
 }
 
 fn calendar(config: &Config, command: CalendarCommand) -> anyhow::Result<()> {
-    let monitor = build_monitor(config)?;
+    // Only the calendar and the window: no need to build the geofence.
+    let calendar = build_calendar(config)?;
+    let window = build_window(config)?;
     match command {
         CalendarCommand::Deadline { instant, json } => {
             let t: Timestamp = instant
                 .parse()
                 .with_context(|| format!("{instant:?} is not an RFC 3339 instant"))?;
-            let deadline = monitor.window.deadline(&monitor.calendar, t)?;
+            let deadline = window.deadline(&calendar, t)?;
             let moscow = amina_domain::time::format_moscow(deadline);
             if json {
                 println!(
@@ -559,7 +561,7 @@ fn calendar(config: &Config, command: CalendarCommand) -> anyhow::Result<()> {
                     serde_json::json!({
                         "last_monitoring": t.to_string(),
                         "last_monitoring_moscow_date": moscow_date(t).to_string(),
-                        "window": monitor.window.describe(),
+                        "window": window.describe(),
                         "deadline": moscow,
                         "deadline_utc": deadline.to_string(),
                     })
@@ -574,7 +576,7 @@ fn calendar(config: &Config, command: CalendarCommand) -> anyhow::Result<()> {
                     .with_context(|| format!("{s:?} is not a YYYY-MM-DD date"))
             };
             let (f, t) = (parse(&from)?, parse(&to)?);
-            let n = monitor.calendar.working_days_between(f, t)?;
+            let n = calendar.working_days_between(f, t)?;
             if json {
                 println!(
                     "{}",
@@ -597,8 +599,7 @@ fn geo_classify(
 ) -> anyhow::Result<()> {
     let position = amina_domain::types::Coordinates::parse(lat, lon)?;
     let accuracy = amina_domain::types::AccuracyM::parse(accuracy)?;
-    let monitor = build_monitor(config)?;
-    let fence: &Geofence = &monitor.geofence;
+    let fence: Geofence = build_geofence(config)?;
     let zone = fence.classify(position.lat(), position.lon(), accuracy.get());
     let slug = fence.slug(zone);
     if json {

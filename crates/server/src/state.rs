@@ -77,43 +77,52 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// Load calendar and regions and build the rule engine the configuration
-/// describes.
-pub fn build_monitor(config: &Config) -> Result<Monitor, StartError> {
+/// The production calendar: the built-in years plus the configured files.
+pub fn build_calendar(config: &Config) -> Result<ProductionCalendar, StartError> {
     let mut calendar = ProductionCalendar::embedded();
     for file in &config.calendar.extra_files {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| StartError::Calendar(format!("{}: {e}", file.display())))?;
-        let extra = ProductionCalendar::from_json(&text)
-            .map_err(|e| StartError::Calendar(format!("{}: {e}", file.display())))?;
-        calendar
-            .extend(extra)
-            .map_err(|e| StartError::Calendar(format!("{}: {e}", file.display())))?;
+        let fail =
+            |e: &dyn std::fmt::Display| StartError::Calendar(format!("{}: {e}", file.display()));
+        let text = std::fs::read_to_string(file).map_err(|e| fail(&e))?;
+        let extra = ProductionCalendar::from_json(&text).map_err(|e| fail(&e))?;
+        calendar.extend(extra).map_err(|e| fail(&e))?;
     }
+    Ok(calendar)
+}
+
+/// The pilot region's geofence from the built-in or the configured polygons.
+pub fn build_geofence(config: &Config) -> Result<Geofence, StartError> {
     let pilot: Vec<(&str, &str)> = config
         .regions
         .pilot
         .iter()
         .map(|r| (r.code.as_str(), r.slug.as_str()))
         .collect();
-    let default_pilot = crate::config::RegionsConfig::default().pilot == config.regions.pilot;
-    let geofence = match &config.regions.file {
-        None if default_pilot => Geofence::embedded(),
+    match &config.regions.file {
         None => Geofence::from_geojson(amina_domain::geofence::EMBEDDED_GEOJSON, &pilot)
-            .map_err(|e| StartError::Regions(e.to_string()))?,
+            .map_err(|e| StartError::Regions(e.to_string())),
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| StartError::Regions(format!("{}: {e}", file.display())))?;
             Geofence::from_geojson(&text, &pilot)
-                .map_err(|e| StartError::Regions(format!("{}: {e}", file.display())))?
+                .map_err(|e| StartError::Regions(format!("{}: {e}", file.display())))
         }
-    };
-    let window = MonitoringWindow::new(config.rules.window_days, config.rules.window_kind)
-        .map_err(|e| StartError::Rules(e.to_string()))?;
+    }
+}
+
+/// The configured monitoring window.
+pub fn build_window(config: &Config) -> Result<MonitoringWindow, StartError> {
+    MonitoringWindow::new(config.rules.window_days, config.rules.window_kind)
+        .map_err(|e| StartError::Rules(e.to_string()))
+}
+
+/// Load calendar and regions and build the rule engine the configuration
+/// describes.
+pub fn build_monitor(config: &Config) -> Result<Monitor, StartError> {
     Ok(Monitor {
-        calendar: Arc::new(calendar),
-        geofence: Arc::new(geofence),
-        window,
+        calendar: Arc::new(build_calendar(config)?),
+        geofence: Arc::new(build_geofence(config)?),
+        window: build_window(config)?,
         plausibility: Plausibility {
             max_speed_kmh: config.rules.max_speed_kmh,
             min_jump_m: config.rules.min_jump_m,
