@@ -11,6 +11,7 @@
 //! - [`monitor`]: what a batch of fixes does to a person's registration, and
 //!   when a registration is overdue.
 //! - [`eligibility`]: who is in scope of the pilot.
+//! - [`signal`]: observations for human review (kinds, review states).
 //! - [`staypoints`]: where a person stayed (Li et al. 2008 / trackintel's
 //!   sliding method), the base of the detection signals.
 //! - [`types`]: parsed values from the outside world (coordinates, accuracy, …).
@@ -21,6 +22,7 @@ pub mod eligibility;
 pub mod geofence;
 pub mod monitor;
 pub mod rule;
+pub mod signal;
 pub mod staypoints;
 pub mod time;
 pub mod types;

@@ -109,6 +109,10 @@ impl From<StoreError> for ApiError {
                 };
                 ApiError::new(status, b.code(), b.to_string()).with_detail(detail)
             }
+            StoreError::UnknownSignal => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_signal", "unknown signal")
+            }
+            StoreError::Review(r) => ApiError::new(StatusCode::CONFLICT, r.code(), r.to_string()),
             StoreError::Rule(msg) => ApiError::unprocessable("date_outside_calendar", msg),
             StoreError::Internal(cause) => {
                 tracing::error!(%cause, "internal storage error");

@@ -1,5 +1,5 @@
 //! Translations for the migrant's app and for texts the server writes for a
-//! person, from one set of Fluent files (`crates/server/i18n/<lang>/app.ftl`).
+//! person, from one set of Fluent files (`crates/server/i18n/<lang>/*.ftl`).
 //!
 //! Why one mechanism on the server: the app has no build step and no
 //! third-party JavaScript, so it cannot run a Fluent resolver itself; the
@@ -23,12 +23,36 @@ use jiff::Timestamp;
 /// Language codes, Russian first (the region's language and the fallback).
 pub const LANGS: [&str; 5] = ["ru", "en", "uz", "tg", "ky"];
 
-const SOURCES: [(&str, &str); 5] = [
-    ("ru", include_str!("../i18n/ru/app.ftl")),
-    ("en", include_str!("../i18n/en/app.ftl")),
-    ("uz", include_str!("../i18n/uz/app.ftl")),
-    ("tg", include_str!("../i18n/tg/app.ftl")),
-    ("ky", include_str!("../i18n/ky/app.ftl")),
+/// The Fluent files of one language, concatenated in this order. Each part
+/// of the app keeps its messages in its own file (`app.ftl` for enrolment,
+/// reporting and status; `push.ftl` for notifications; `stay.ftl` for
+/// place-of-stay notices and the person's data); message ids must be unique
+/// across them.
+macro_rules! language_files {
+    ($lang:literal) => {
+        [
+            (
+                "app.ftl",
+                include_str!(concat!("../i18n/", $lang, "/app.ftl")),
+            ),
+            (
+                "push.ftl",
+                include_str!(concat!("../i18n/", $lang, "/push.ftl")),
+            ),
+            (
+                "stay.ftl",
+                include_str!(concat!("../i18n/", $lang, "/stay.ftl")),
+            ),
+        ]
+    };
+}
+
+const SOURCES: [(&str, [(&str, &str); 3]); 5] = [
+    ("ru", language_files!("ru")),
+    ("en", language_files!("en")),
+    ("uz", language_files!("uz")),
+    ("tg", language_files!("tg")),
+    ("ky", language_files!("ky")),
 ];
 
 /// The message that puts a deadline into words; takes `$weekday` (1 =
@@ -57,11 +81,16 @@ pub fn catalog() -> &'static Catalog {
 impl Catalog {
     fn build() -> Result<Catalog, String> {
         let mut languages = Vec::new();
-        for (code, source) in SOURCES {
-            let resource = FluentResource::try_new(source.to_string())
-                .map_err(|(_, errors)| format!("{code}/app.ftl: {errors:?}"))?;
-            let ids: Vec<String> = resource
-                .entries()
+        for (code, files) in SOURCES {
+            let mut resources = Vec::new();
+            for (file, source) in files {
+                let resource = FluentResource::try_new(source.to_string())
+                    .map_err(|(_, errors)| format!("{code}/{file}: {errors:?}"))?;
+                resources.push((file, resource));
+            }
+            let ids: Vec<String> = resources
+                .iter()
+                .flat_map(|(_, r)| r.entries())
                 .filter_map(|e| match e {
                     fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_string()),
                     _ => None,
@@ -73,9 +102,11 @@ impl Catalog {
             // The strings go into text nodes and JSON, not into mixed
             // bidirectional text: no Unicode isolation marks.
             bundle.set_use_isolating(false);
-            bundle
-                .add_resource(resource)
-                .map_err(|e| format!("{code}/app.ftl: {e:?}"))?;
+            for (file, resource) in resources {
+                bundle
+                    .add_resource(resource)
+                    .map_err(|e| format!("{code}/{file}: {e:?}"))?;
+            }
             let mut messages = BTreeMap::new();
             for id in ids {
                 if let Some(text) = format(&bundle, &id, None) {
@@ -170,7 +201,8 @@ mod tests {
     #[test]
     fn every_key_the_app_uses_exists() {
         let html = include_str!("../assets/app/index.html");
-        let js = include_str!("../assets/app/app.js");
+        // Every script of the app; a new module is added here.
+        let scripts = [include_str!("../assets/app/app.js")];
         let mut used = Vec::new();
         for part in html.split("data-i18n=\"").skip(1) {
             used.push(part.split('"').next().unwrap().to_string());
@@ -178,7 +210,8 @@ mod tests {
         // In the code, message ids are literals on the lines that show a
         // message; element ids there are written `$("id")`.
         let shows = ["say(", "renderSync(", "showGeoProblem(", " t(\""];
-        for line in js.lines().filter(|l| shows.iter().any(|m| l.contains(m))) {
+        let lines = scripts.iter().flat_map(|js| js.lines());
+        for line in lines.filter(|l| shows.iter().any(|m| l.contains(m))) {
             let parts: Vec<&str> = line.split('"').collect();
             for (i, literal) in parts.iter().enumerate().skip(1).step_by(2) {
                 if !parts[i - 1].ends_with("$(") && !literal.is_empty() {
@@ -191,7 +224,7 @@ mod tests {
         for key in used {
             assert!(
                 known.contains(&key),
-                "the app uses {key:?}, missing in app.ftl"
+                "the app uses {key:?}, missing in the Fluent files"
             );
         }
     }

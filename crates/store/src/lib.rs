@@ -16,6 +16,7 @@
 
 pub mod model;
 pub mod postgres;
+pub mod signals;
 pub mod sqlite;
 mod time;
 
@@ -28,6 +29,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 pub use model::*;
+pub use signals::*;
 
 /// Storage failures, precise enough for the HTTP layer to map each to a
 /// status code in one place.
@@ -50,6 +52,10 @@ pub enum StoreError {
     KeyAlreadyBound,
     #[error(transparent)]
     Batch(#[from] BatchError),
+    #[error("unknown signal")]
+    UnknownSignal,
+    #[error(transparent)]
+    Review(#[from] amina_domain::signal::ReviewError),
     /// A rule could not be evaluated (e.g. a date outside the calendar).
     #[error("rule evaluation failed: {0}")]
     Rule(String),
@@ -65,9 +71,11 @@ pub enum Backend {
     Postgres,
 }
 
-/// The storage interface. Every method is one transaction.
+/// The storage interface. Every method is one transaction. Areas beyond
+/// the spine have their own traits (e.g. [`SignalStore`]), which `Store`
+/// includes.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SignalStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Apply pending schema migrations; returns the names applied now.
@@ -163,6 +171,15 @@ pub trait Store: Send + Sync + 'static {
     async fn counts(&self) -> Result<StoreCounts, StoreError>;
 }
 
+/// The names of the schema migrations, in the order they apply (the same
+/// for both backends).
+pub fn migration_names() -> Vec<String> {
+    sqlite::MIGRATIONS
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
 /// A shared, dynamically chosen store.
 pub type SharedStore = Arc<dyn Store>;
 
@@ -174,5 +191,15 @@ pub async fn open(url: &str) -> Result<SharedStore, StoreError> {
     } else {
         let path = url.strip_prefix("sqlite:").unwrap_or(url);
         Ok(Arc::new(sqlite::SqliteStore::open(path)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let sqlite: Vec<&str> = crate::sqlite::MIGRATIONS.iter().map(|m| m.0).collect();
+        let postgres: Vec<&str> = crate::postgres::MIGRATIONS.iter().map(|m| m.0).collect();
+        assert_eq!(sqlite, postgres);
     }
 }

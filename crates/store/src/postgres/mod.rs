@@ -36,6 +36,8 @@
 //! fixes of the batch are read with one `= ANY(array)` query, so a batch
 //! costs the same handful of round trips whatever its size.
 
+mod signals;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::error::Error as _;
 use std::time::Duration;
@@ -59,10 +61,16 @@ use crate::sqlite::{flags_from_bits, flags_to_bits};
 use crate::time::{from_system, to_system};
 use crate::*;
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_spine",
-    include_str!("../migrations/postgres/0001_spine.sql"),
-)];
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_spine",
+        include_str!("../../migrations/postgres/0001_spine.sql"),
+    ),
+    (
+        "0002_signals",
+        include_str!("../../migrations/postgres/0002_signals.sql"),
+    ),
+];
 
 /// Pool size used by [`PostgresStore::connect`]. Several server processes
 /// share one PostgreSQL (default `max_connections` 100), so each keeps a

@@ -15,6 +15,8 @@
 //! WAL lets them proceed while the writer works. One process owns a database
 //! file: several server nodes need PostgreSQL.
 
+mod signals;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -33,10 +35,16 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::time::{from_ms, to_ms};
 use crate::*;
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_spine",
-    include_str!("../migrations/sqlite/0001_spine.sql"),
-)];
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_spine",
+        include_str!("../../migrations/sqlite/0001_spine.sql"),
+    ),
+    (
+        "0002_signals",
+        include_str!("../../migrations/sqlite/0002_signals.sql"),
+    ),
+];
 
 /// Who records a deregistration that the monitoring rule decided.
 const DECIDED_BY_RULE: &str = "rule:no_monitoring";

@@ -1,0 +1,1 @@
+## Notifications (Web Push) and the push permission check.

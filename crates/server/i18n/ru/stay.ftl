@@ -1,0 +1,1 @@
+## Place-of-stay notices, the address search and "My data".
