@@ -13,7 +13,8 @@ with the same thresholds, then checks per user: the same number of stays,
 start and end within one fix of each other (by position in the user's
 time-sorted fixes), centroid within --max-centroid-m metres. Prints a summary
 and the median wall time of each (trackintel: the generate_staypoints call
-only; amina: the whole `amina stays` process, CSV parsing included). Exits 1
+only; amina: the whole `amina stays` process, CSV parsing included, and
+detection alone from `amina bench stays`). Exits 1
 on any disagreement. Writes nothing outside a temporary directory under /tmp.
 """
 
@@ -155,6 +156,15 @@ def main():
         print(f"  stays whose n_fixes differ: {n_fix_diff} (informational)")
         print(f"  time, median of {len(ti_times)}: trackintel generate_staypoints {med_ti:.3f} s, "
               f"amina stays (whole process) {med_am:.3f} s, ratio {med_ti / med_am:.1f}x")
+        # Detection alone, parsing excluded on both sides: `amina bench stays`
+        # times detect_user over every user in-process (median of its rounds).
+        bench = subprocess.run([args.amina, "bench", "stays", path], capture_output=True, text=True)
+        if bench.returncode != 0:
+            print(f"amina bench stays failed on {path}: {bench.stderr}")
+            return 1
+        med_det = float(bench.stdout.split("median_ms=")[1].split()[0]) / 1000.0
+        print(f"  detection alone: trackintel {med_ti:.3f} s, amina {med_det * 1000:.2f} ms, "
+              f"ratio {med_ti / med_det:.0f}x")
         if bad:
             ok = False
             print(f"  DISAGREEMENT ({len(bad)}):")

@@ -5,6 +5,8 @@
 
 mod bench_geofence;
 mod bench_ingest;
+mod detect_eval;
+mod traces;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,6 +80,16 @@ enum Command {
     Bench(BenchCommand),
     /// Detect stay points in a trace CSV (docs/detection.md); CSV to stdout.
     Stays(StaysArgs),
+    /// Detection signals: evaluation on real traces (docs/detection.md).
+    #[command(subcommand)]
+    Detect(DetectCommand),
+}
+
+#[derive(Subcommand)]
+enum DetectCommand {
+    /// Inject synthetic evasions into copies of real traces and report recall,
+    /// false-positive rate and precision per signal.
+    Evaluate(detect_eval::EvaluateArgs),
 }
 
 #[derive(Args)]
@@ -169,6 +181,13 @@ enum BenchCommand {
     },
     /// Durable fix ingestion over HTTP on SQLite vs one transaction per fix.
     Ingest(bench_ingest::IngestArgs),
+    /// Stay-point detection on a trace file, parsing excluded (the
+    /// trackintel comparison script runs it for the ratio).
+    Stays {
+        file: PathBuf,
+        #[arg(long, default_value_t = 21)]
+        rounds: usize,
+    },
 }
 
 fn load_config(common: &Common) -> anyhow::Result<Config> {
@@ -273,7 +292,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,
+        Command::Bench(BenchCommand::Stays { file, rounds }) => bench_stays(&file, rounds),
         Command::Stays(args) => stays(&args),
+        Command::Detect(DetectCommand::Evaluate(args)) => {
+            print!("{}", detect_eval::run(&args)?);
+            Ok(())
+        }
     }
 }
 
@@ -282,104 +306,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// counted on stderr); any other bad row refuses the whole file with its
 /// line number.
 fn stays(args: &StaysArgs) -> anyhow::Result<()> {
-    use amina_domain::staypoints::{detect_user, Fix, Params};
-    use std::collections::HashMap;
+    use amina_domain::staypoints::{detect_user, Params};
     use std::io::Write;
 
     let mut params = Params::from_units(args.dist_m, args.time_min, Some(args.gap_min))?;
     params.include_last = args.include_last;
-    let path = &args.file;
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let input: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
-            file,
-        )))
-    } else {
-        Box::new(file)
-    };
-    let mut reader =
-        csv::ReaderBuilder::new().from_reader(std::io::BufReader::with_capacity(1 << 16, input));
-    let headers = reader
-        .headers()
-        .with_context(|| format!("{}: reading the header", path.display()))?
-        .clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim() == name)
-            .with_context(|| format!("{}: no `{name}` column in the header", path.display()))
-    };
-    let (c_user, c_time, c_lat, c_lon) = (
-        column("user_id")?,
-        column("tracked_at")?,
-        column("latitude")?,
-        column("longitude")?,
-    );
-    let mut by_user: HashMap<String, Vec<Fix>> = HashMap::new();
-    let mut skipped = 0usize;
-    let mut record = csv::StringRecord::new();
-    loop {
-        let more = reader
-            .read_record(&mut record)
-            .with_context(|| format!("{}: reading", path.display()))?;
-        if !more {
-            break;
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        let bad = |what: String| anyhow::anyhow!("{}: line {line}: {what}", path.display());
-        let field = |i: usize| {
-            record
-                .get(i)
-                .map(str::trim)
-                .ok_or_else(|| bad(format!("missing column {}", i + 1)))
-        };
-        let user = field(c_user)?;
-        if user.is_empty() {
-            return Err(bad("empty user_id".into()));
-        }
-        let time = field(c_time)?;
-        let at: Timestamp = time.parse().map_err(|e| {
-            bad(format!(
-                "tracked_at {time:?} is not an RFC 3339 instant: {e}"
-            ))
-        })?;
-        let coordinate = |i: usize, name: &str, max: f64| -> anyhow::Result<f64> {
-            let text = field(i)?;
-            if text.is_empty() {
-                return Ok(f64::NAN);
-            }
-            let v: f64 = text
-                .parse()
-                .map_err(|_| bad(format!("{name} {text:?} is not a number")))?;
-            if v.is_finite() && !(-max..=max).contains(&v) {
-                return Err(bad(format!("{name} {v} is outside [-{max}, {max}]")));
-            }
-            Ok(v)
-        };
-        let (lat, lon) = (
-            coordinate(c_lat, "latitude", 90.0)?,
-            coordinate(c_lon, "longitude", 180.0)?,
-        );
-        if !lat.is_finite() || !lon.is_finite() {
-            skipped += 1;
-            continue;
-        }
-        let fix = Fix { at, lat, lon };
-        match by_user.get_mut(user) {
-            Some(v) => v.push(fix),
-            None => {
-                by_user.insert(user.to_owned(), vec![fix]);
-            }
-        }
-    }
-    if skipped > 0 {
-        eprintln!(
-            "{}: skipped {skipped} row(s) without finite coordinates",
-            path.display()
-        );
-    }
-    let mut users: Vec<_> = by_user.into_iter().collect();
-    users.sort_by(|a, b| a.0.cmp(&b.0));
+    let users = traces::read(&args.file)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     writeln!(
@@ -401,6 +333,36 @@ fn stays(args: &StaysArgs) -> anyhow::Result<()> {
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// Time stay-point detection alone over every user of a trace file.
+fn bench_stays(file: &std::path::Path, rounds: usize) -> anyhow::Result<()> {
+    use amina_domain::staypoints::{detect_user, Params};
+    let users = traces::read(file)?;
+    let fixes: usize = users.iter().map(|(_, f)| f.len()).sum();
+    let params = Params::default();
+    let mut times = Vec::with_capacity(rounds.max(1));
+    let mut stays = 0;
+    for _ in 0..rounds.max(1) {
+        let started = std::time::Instant::now();
+        stays = users
+            .iter()
+            .map(|(u, f)| std::hint::black_box(detect_user(u, f, &params)).len())
+            .sum::<usize>();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "stays: {} users, {fixes} fixes, {stays} stays; detection median_ms={:.3} min_ms={:.3} \
+         max_ms={:.3} over {} rounds ({:.1} ns/fix)",
+        users.len(),
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1],
+        times.len(),
+        times[times.len() / 2] * 1e6 / fixes.max(1) as f64
+    );
     Ok(())
 }
 

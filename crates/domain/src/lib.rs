@@ -10,6 +10,8 @@
 //! - [`geofence`]: inside/outside the pilot region on the real boundaries.
 //! - [`monitor`]: what a batch of fixes does to a person's registration, and
 //!   when a registration is overdue.
+//! - [`detection`]: home location, fictitious addresses, evasion signals,
+//!   anomaly score: explained evidence for review.
 //! - [`eligibility`]: who is in scope of the pilot.
 //! - [`signal`]: observations for human review (kinds, review states).
 //! - [`staypoints`]: where a person stayed (Li et al. 2008 / trackintel's
@@ -18,6 +20,7 @@
 //! - [`time`]: Moscow civil time, in which all rule arithmetic happens.
 
 pub mod calendar;
+pub mod detection;
 pub mod eligibility;
 pub mod geofence;
 pub mod monitor;
