@@ -3,6 +3,7 @@
 //! `main` parses the command line, loads configuration and hands over to a
 //! library function; nothing here decides a rule.
 
+mod bench_detect;
 mod bench_geofence;
 mod bench_ingest;
 mod detect_eval;
@@ -181,6 +182,8 @@ enum BenchCommand {
     },
     /// Durable fix ingestion over HTTP on SQLite vs one transaction per fix.
     Ingest(bench_ingest::IngestArgs),
+    /// The daily detection job over simulated people (docs/detection.md).
+    DetectDaily(bench_detect::DetectDailyArgs),
     /// Stay-point detection on a trace file, parsing excluded (the
     /// trackintel comparison script runs it for the ratio).
     Stays {
@@ -293,6 +296,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,
         Command::Bench(BenchCommand::Stays { file, rounds }) => bench_stays(&file, rounds),
+        Command::Bench(BenchCommand::DetectDaily(args)) => {
+            print!("{}", bench_detect::run(&args)?);
+            Ok(())
+        }
         Command::Stays(args) => stays(&args),
         Command::Detect(DetectCommand::Evaluate(args)) => {
             print!("{}", detect_eval::run(&args)?);

@@ -10,7 +10,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use super::{distance_m, gyration, TrackFix};
+use super::{distance_m, gyration, LocalClock, TrackFix};
 
 /// Speed above which two consecutive fixes are an impossible jump, km/h
 /// (the monitor's plausibility limit).
@@ -75,8 +75,9 @@ impl DayFeatures {
 /// Split cleaned fixes (see [`super::clean`]) into local civil days.
 pub fn by_day(fixes: &[TrackFix], tz: &TimeZone) -> BTreeMap<Date, Vec<TrackFix>> {
     let mut days: BTreeMap<Date, Vec<TrackFix>> = BTreeMap::new();
+    let mut clock = LocalClock::new(tz);
     for f in fixes {
-        days.entry(tz.to_datetime(f.at).date())
+        days.entry(clock.datetime(f.at).date())
             .or_default()
             .push(*f);
     }
@@ -93,16 +94,12 @@ pub fn day_features(date: Date, fixes: &[TrackFix], tz: &TimeZone) -> Option<Day
     let mut run = 1u32;
     let mut longest = 1u32;
     let mut charged = false;
-    let mut seen = std::collections::HashSet::new();
-    let mut repeated = 0usize;
+    let mut clock = LocalClock::new(tz);
     let mut battery: Option<(u8, u8)> = None;
     let mut last_battery: Option<u8> = None;
     for (i, f) in fixes.iter().enumerate() {
-        let hour = tz.to_datetime(f.at).hour();
+        let hour = clock.datetime(f.at).hour();
         hours[usize::try_from(hour).unwrap_or(0).min(23)] = true;
-        if !seen.insert((f.lat.to_bits(), f.lon.to_bits())) {
-            repeated += 1;
-        }
         if let Some(b) = f.battery {
             battery = Some(match battery {
                 None => (b, b),
@@ -127,6 +124,14 @@ pub fn day_features(date: Date, fixes: &[TrackFix], tz: &TimeZone) -> Option<Day
         run = if same { run + 1 } else { 1 };
         longest = longest.max(run);
     }
+    // Fixes at a position seen earlier that day: positions sorted, every
+    // member of a run of equal positions after the first is a repeat.
+    let mut positions: Vec<(u64, u64)> = fixes
+        .iter()
+        .map(|f| (f.lat.to_bits(), f.lon.to_bits()))
+        .collect();
+    positions.sort_unstable();
+    let repeated = positions.windows(2).filter(|w| w[0] == w[1]).count();
     Some(DayFeatures {
         date,
         fixes: fixes.len(),

@@ -24,7 +24,7 @@ use jiff::tz::TimeZone;
 use jiff::SignedDuration;
 use serde::Serialize;
 
-use super::TrackFix;
+use super::{LocalClock, TrackFix};
 use crate::staypoints::great_circle_m;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -71,8 +71,8 @@ pub struct HomeEstimate {
 
 /// The night a local instant belongs to, named by the date the night
 /// starts on; None outside night hours.
-fn night_of(fix: &TrackFix, tz: &TimeZone, p: &HomeParams) -> Option<Date> {
-    let z = tz.to_datetime(fix.at);
+fn night_of(fix: &TrackFix, clock: &mut LocalClock, p: &HomeParams) -> Option<Date> {
+    let z = clock.datetime(fix.at);
     let h = z.hour();
     let wraps = p.night_start_hour > p.night_end_hour;
     if wraps {
@@ -129,8 +129,9 @@ pub fn night_locations(
     p: &HomeParams,
 ) -> Vec<NightLocation> {
     let mut per_night: BTreeMap<Date, Vec<(f64, f64, f64)>> = BTreeMap::new();
+    let mut clock = LocalClock::new(tz);
     for (i, f) in fixes.iter().enumerate() {
-        let Some(night) = night_of(f, tz, p) else {
+        let Some(night) = night_of(f, &mut clock, p) else {
             continue;
         };
         if night < from || night > until {
@@ -378,11 +379,11 @@ mod tests {
         // 02:00 Moscow on the 11th is the night of the 10th.
         let f = TrackFix::at("2025-11-10T23:00:00Z".parse().unwrap(), 55.7, 37.6);
         assert_eq!(
-            night_of(&f, &moscow(), &p),
+            night_of(&f, &mut LocalClock::new(&moscow()), &p),
             Some(jiff::civil::date(2025, 11, 10))
         );
         // Noon is not night.
         let noon = TrackFix::at("2025-11-10T09:00:00Z".parse().unwrap(), 55.7, 37.6);
-        assert_eq!(night_of(&noon, &moscow(), &p), None);
+        assert_eq!(night_of(&noon, &mut LocalClock::new(&moscow()), &p), None);
     }
 }

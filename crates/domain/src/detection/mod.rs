@@ -17,6 +17,8 @@
 //! - [`address`]: addresses where many registered people do not live.
 //! - [`evasion`]: a phone left in one place, spoofed locations, a removed
 //!   app, device churn.
+//! - [`daily`]: the incremental once-a-day step per person that the
+//!   scheduler runs over stored fixes.
 //! - [`anomaly`]: a robust outlier score per person-day that ranks the
 //!   review queue, with the features that contributed most.
 //! - [`inject`]: synthetic evasions injected into copies of real traces, for
@@ -29,11 +31,13 @@
 
 pub mod address;
 pub mod anomaly;
+pub mod daily;
 pub mod evasion;
 pub mod features;
 pub mod home;
 pub mod inject;
 
+use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use crate::staypoints::great_circle_m;
@@ -66,6 +70,47 @@ impl TrackFix {
             implausible: false,
             battery: None,
         }
+    }
+}
+
+/// Local civil time of instants in a time zone, fast for runs of instants
+/// close together: the UTC offset found for a range's first instant is
+/// reused for every instant up to the zone's next transition, and looked up
+/// again after it. Detection converts every fix to local time (days,
+/// nights, hours), so this matters at millions of fixes.
+pub struct LocalClock<'a> {
+    tz: &'a TimeZone,
+    offset: jiff::tz::Offset,
+    /// The cached offset holds for instants in [valid_from, valid_until).
+    valid_from: Timestamp,
+    valid_until: Timestamp,
+}
+
+impl<'a> LocalClock<'a> {
+    pub fn new(tz: &'a TimeZone) -> LocalClock<'a> {
+        LocalClock {
+            tz,
+            offset: jiff::tz::Offset::UTC,
+            valid_from: Timestamp::MAX,
+            valid_until: Timestamp::MIN,
+        }
+    }
+
+    pub fn datetime(&mut self, at: Timestamp) -> jiff::civil::DateTime {
+        if at < self.valid_from || at >= self.valid_until {
+            self.offset = self.tz.to_offset(at);
+            self.valid_from = self
+                .tz
+                .preceding(at + jiff::SignedDuration::from_nanos(1))
+                .next()
+                .map_or(Timestamp::MIN, |t| t.timestamp());
+            self.valid_until = self
+                .tz
+                .following(at)
+                .next()
+                .map_or(Timestamp::MAX, |t| t.timestamp());
+        }
+        self.offset.to_datetime(at)
     }
 }
 
@@ -170,6 +215,25 @@ mod tests {
         let nan = TrackFix::at(t("2025-01-01T11:00:00Z"), f64::NAN, 37.0);
         let out = clean(&[a, b, a, nan]);
         assert_eq!(out, vec![b, a]);
+    }
+
+    #[test]
+    fn local_clock_agrees_with_the_zone_across_transitions() {
+        // Berlin changes offset twice a year; Moscow changed in 2011 and 2014.
+        for zone in ["Europe/Berlin", "Europe/Moscow", "Asia/Shanghai"] {
+            let tz = TimeZone::get(zone).unwrap();
+            let mut clock = LocalClock::new(&tz);
+            let mut at = t("2010-01-01T00:00:00Z");
+            while at < t("2016-01-01T00:00:00Z") {
+                assert_eq!(clock.datetime(at), tz.to_datetime(at), "{zone} {at}");
+                at += jiff::SignedDuration::from_secs(3 * 3600 + 17);
+            }
+            // Backwards too.
+            assert_eq!(
+                clock.datetime(t("2011-03-27T01:30:00Z")),
+                tz.to_datetime(t("2011-03-27T01:30:00Z"))
+            );
+        }
     }
 
     #[test]
