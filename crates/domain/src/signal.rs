@@ -120,6 +120,50 @@ impl SignalStatus {
     }
 }
 
+/// A signal a rule raises, before it is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSignal {
+    pub kind: SignalKind,
+    pub dedup_key: String,
+    pub raised_at: jiff::Timestamp,
+    pub explanation: String,
+    pub evidence: serde_json::Value,
+}
+
+/// DESIGN.md: outside fixes "change the person's presence status (in
+/// region / outside since T) and raise a signal, they do not deregister by
+/// themselves". Raised when a batch moves the presence to outside; the
+/// occurrence is the instant the person was first seen outside, so the same
+/// departure is raised once however its fixes arrive.
+pub fn left_region(
+    before: &crate::monitor::PersonState,
+    after: &crate::monitor::PersonState,
+) -> Option<RuleSignal> {
+    use crate::monitor::Presence;
+    if after.presence != Presence::Outside || before.presence == Presence::Outside {
+        return None;
+    }
+    let since = after.presence_since?;
+    let position = after.last_trusted.as_ref();
+    Some(RuleSignal {
+        kind: SignalKind::OutsideRegion,
+        dedup_key: since.to_string(),
+        raised_at: since,
+        explanation: format!(
+            "Trusted fixes place the person outside the pilot region since {}.",
+            crate::time::format_moscow(since)
+        ),
+        evidence: serde_json::json!({
+            "outside_since": since.to_string(),
+            "previous_presence": before.presence.as_str(),
+            "lat": position.map(|p| p.lat),
+            "lon": position.map(|p| p.lon),
+            "accuracy_m": position.map(|p| p.accuracy_m),
+            "recorded_at": position.map(|p| p.recorded_at.to_string()),
+        }),
+    })
+}
+
 /// Why a review step is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReviewError {

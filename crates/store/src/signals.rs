@@ -105,6 +105,19 @@ pub trait SignalStore: Send + Sync + 'static {
     async fn signal_reviews(&self, id: i64) -> Result<Vec<SignalReviewRecord>, StoreError>;
 }
 
+/// A rule's signal about a person, ready to store.
+pub(crate) fn rule_signal(person_id: i64, rule: amina_domain::signal::RuleSignal) -> NewSignal {
+    NewSignal {
+        kind: rule.kind,
+        subject: SignalSubject::Person(person_id),
+        dedup_key: rule.dedup_key,
+        raised_at: rule.raised_at,
+        score: None,
+        explanation: rule.explanation,
+        evidence: rule.evidence,
+    }
+}
+
 /// The stored form of a subject: 'person:<id>' or 'address:<id>'.
 pub(crate) fn subject_key(subject: &SignalSubject) -> String {
     match subject {

@@ -196,8 +196,55 @@ async fn review_steps_follow_the_rules_and_are_kept(h: Harness) {
     );
 }
 
+async fn leaving_the_region_raises_one_signal_per_departure(h: Harness) {
+    let s = h.migrated().await;
+    let m = monitor();
+    let at = msk("2025-11-24 08:00");
+    let (pid, _, dev) = enrolled_with_device(&s, &m, "UZ1000003", at).await;
+    let hours = |h: i64| at + jiff::SignedDuration::from_hours(h);
+    let outside_signals = || async {
+        s.signals(SignalQuery {
+            person_id: Some(pid),
+            kind: Some(SignalKind::OutsideRegion),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+    };
+    s.ingest(&m, &dev, vec![fix(1, hours(1), KREMLIN)], hours(1))
+        .await
+        .unwrap();
+    assert!(outside_signals().await.is_empty(), "inside: nothing");
+    // Driving to Tver (about 85 km/h): trusted, outside.
+    s.ingest(&m, &dev, vec![fix(2, hours(3), TVER)], hours(3))
+        .await
+        .unwrap();
+    let raised = outside_signals().await;
+    assert_eq!(raised.len(), 1);
+    assert_eq!(raised[0].raised_at, hours(3));
+    assert_eq!(raised[0].evidence["previous_presence"], "in_region");
+    assert_eq!(raised[0].evidence["lat"], TVER.0);
+    // Still outside: the same departure, no new signal.
+    s.ingest(&m, &dev, vec![fix(3, hours(4), TVER)], hours(4))
+        .await
+        .unwrap();
+    assert_eq!(outside_signals().await.len(), 1);
+    // Back, and out again: a second departure.
+    s.ingest(&m, &dev, vec![fix(4, hours(7), KREMLIN)], hours(7))
+        .await
+        .unwrap();
+    s.ingest(&m, &dev, vec![fix(5, hours(10), TVER)], hours(10))
+        .await
+        .unwrap();
+    let raised = outside_signals().await;
+    assert_eq!(raised.len(), 2);
+    assert_eq!(raised[0].raised_at, hours(10));
+}
+
 suite!(
     both: [
+        leaving_the_region_raises_one_signal_per_departure,
         signals_are_raised_once_per_occurrence,
         a_signal_about_the_wrong_subject_is_refused,
         review_steps_follow_the_rules_and_are_kept,

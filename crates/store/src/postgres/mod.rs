@@ -1202,6 +1202,9 @@ impl Store for PostgresStore {
         if plan.state != person.state {
             save_state(&tx, person_id, &plan.state).await?;
         }
+        if let Some(rule) = amina_domain::signal::left_region(&person.state, &plan.state) {
+            signals::insert_signal(&tx, &rule_signal(person_id, rule)).await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(IngestOutcome {
             person_id,

@@ -56,51 +56,60 @@ async fn load<C: GenericClient>(
         .transpose()
 }
 
+/// Insert a signal once per (kind, subject, key), inside the caller's
+/// transaction when given one (ingest raises rule signals this way).
+pub(super) async fn insert_signal<C: GenericClient>(
+    c: &C,
+    signal: &NewSignal,
+) -> Result<RaisedSignal, StoreError> {
+    let (person_id, address_id) = match &signal.subject {
+        SignalSubject::Person(p) => (Some(*p), None),
+        SignalSubject::Address(a) => (None, Some(a.clone())),
+    };
+    let subject = subject_key(&signal.subject);
+    let inserted = query_opt(
+        c,
+        "INSERT INTO signals (kind, subject, person_id, address_id, dedup_key, raised_at, \
+         score, explanation, evidence, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $6) \
+         ON CONFLICT ON CONSTRAINT signals_once DO NOTHING RETURNING id",
+        &[
+            &signal.kind.code(),
+            &subject,
+            &person_id,
+            &address_id,
+            &signal.dedup_key,
+            &to_system(signal.raised_at),
+            &signal.score,
+            &signal.explanation,
+            &signal.evidence,
+        ],
+    )
+    .await?;
+    if let Some(row) = inserted {
+        return Ok(RaisedSignal {
+            id: get(&row, 0)?,
+            created: true,
+        });
+    }
+    let row = query_one(
+        c,
+        "SELECT id FROM signals WHERE kind = $1 AND subject = $2 AND dedup_key = $3",
+        &[&signal.kind.code(), &subject, &signal.dedup_key],
+    )
+    .await?;
+    Ok(RaisedSignal {
+        id: get(&row, 0)?,
+        created: false,
+    })
+}
+
 #[async_trait]
 impl SignalStore for PostgresStore {
     async fn raise_signal(&self, signal: NewSignal) -> Result<RaisedSignal, StoreError> {
         check_new(&signal)?;
-        let (person_id, address_id) = match &signal.subject {
-            SignalSubject::Person(p) => (Some(*p), None),
-            SignalSubject::Address(a) => (None, Some(a.clone())),
-        };
-        let subject = subject_key(&signal.subject);
         let client = self.client().await?;
-        let inserted = query_opt(
-            &client,
-            "INSERT INTO signals (kind, subject, person_id, address_id, dedup_key, raised_at, \
-             score, explanation, evidence, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $6) \
-             ON CONFLICT ON CONSTRAINT signals_once DO NOTHING RETURNING id",
-            &[
-                &signal.kind.code(),
-                &subject,
-                &person_id,
-                &address_id,
-                &signal.dedup_key,
-                &to_system(signal.raised_at),
-                &signal.score,
-                &signal.explanation,
-                &signal.evidence,
-            ],
-        )
-        .await?;
-        if let Some(row) = inserted {
-            return Ok(RaisedSignal {
-                id: get(&row, 0)?,
-                created: true,
-            });
-        }
-        let row = query_one(
-            &client,
-            "SELECT id FROM signals WHERE kind = $1 AND subject = $2 AND dedup_key = $3",
-            &[&signal.kind.code(), &subject, &signal.dedup_key],
-        )
-        .await?;
-        Ok(RaisedSignal {
-            id: get(&row, 0)?,
-            created: false,
-        })
+        insert_signal(&client, &signal).await
     }
 
     async fn signals(&self, q: SignalQuery) -> Result<Vec<SignalRecord>, StoreError> {

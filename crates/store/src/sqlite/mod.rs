@@ -906,6 +906,9 @@ impl Store for SqliteStore {
             if plan.state != person.state {
                 save_state(conn, person_id, &plan.state)?;
             }
+            if let Some(rule) = amina_domain::signal::left_region(&person.state, &plan.state) {
+                signals::insert_signal(conn, &rule_signal(person_id, rule))?;
+            }
             Ok(IngestOutcome {
                 person_id,
                 accepted,

@@ -46,47 +46,53 @@ fn load(conn: &rusqlite::Connection, id: i64) -> Result<Option<SignalRecord>, St
         .transpose()
 }
 
+/// Insert a signal once per (kind, subject, key), inside the caller's
+/// transaction (also used by ingest for rule signals).
+pub(super) fn insert_signal(
+    conn: &rusqlite::Connection,
+    signal: &NewSignal,
+) -> Result<RaisedSignal, StoreError> {
+    let (person_id, address_id) = match &signal.subject {
+        SignalSubject::Person(p) => (Some(*p), None),
+        SignalSubject::Address(a) => (None, Some(a.clone())),
+    };
+    let subject = subject_key(&signal.subject);
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO signals (kind, subject, person_id, address_id, dedup_key, \
+             raised_at, score, explanation, evidence, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            signal.kind.code(),
+            subject,
+            person_id,
+            address_id,
+            signal.dedup_key,
+            to_ms(signal.raised_at),
+            signal.score,
+            signal.explanation,
+            signal.evidence.to_string(),
+        ])?;
+    let id: i64 = conn
+        .prepare_cached(
+            "SELECT id FROM signals WHERE kind = ?1 AND subject = ?2 AND dedup_key = ?3",
+        )?
+        .query_row(
+            params![signal.kind.code(), subject, signal.dedup_key],
+            |r| r.get(0),
+        )?;
+    Ok(RaisedSignal {
+        id,
+        created: inserted == 1,
+    })
+}
+
 #[async_trait]
 impl SignalStore for SqliteStore {
     async fn raise_signal(&self, signal: NewSignal) -> Result<RaisedSignal, StoreError> {
         check_new(&signal)?;
-        self.write(move |conn| {
-            let (person_id, address_id) = match &signal.subject {
-                SignalSubject::Person(p) => (Some(*p), None),
-                SignalSubject::Address(a) => (None, Some(a.clone())),
-            };
-            let subject = subject_key(&signal.subject);
-            let inserted = conn
-                .prepare_cached(
-                    "INSERT INTO signals (kind, subject, person_id, address_id, dedup_key, \
-                     raised_at, score, explanation, evidence, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6) ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![
-                    signal.kind.code(),
-                    subject,
-                    person_id,
-                    address_id,
-                    signal.dedup_key,
-                    to_ms(signal.raised_at),
-                    signal.score,
-                    signal.explanation,
-                    signal.evidence.to_string(),
-                ])?;
-            let id: i64 = conn
-                .prepare_cached(
-                    "SELECT id FROM signals WHERE kind = ?1 AND subject = ?2 AND dedup_key = ?3",
-                )?
-                .query_row(
-                    params![signal.kind.code(), subject, signal.dedup_key],
-                    |r| r.get(0),
-                )?;
-            Ok(RaisedSignal {
-                id,
-                created: inserted == 1,
-            })
-        })
-        .await
+        self.write(move |conn| insert_signal(conn, &signal)).await
     }
 
     async fn signals(&self, query: SignalQuery) -> Result<Vec<SignalRecord>, StoreError> {
