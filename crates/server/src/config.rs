@@ -202,6 +202,11 @@ pub struct SchedulerConfig {
     pub interval_s: u64,
     /// People handled per transaction.
     pub batch_size: u32,
+    /// Run the daily detection job (docs/detection.md).
+    pub detection_enabled: bool,
+    /// Moscow hour after which yesterday's detection runs (its night must
+    /// be over).
+    pub detection_after_hour: i8,
 }
 
 impl Default for SchedulerConfig {
@@ -210,6 +215,8 @@ impl Default for SchedulerConfig {
             enabled: true,
             interval_s: 30,
             batch_size: 500,
+            detection_enabled: true,
+            detection_after_hour: 7,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The scheduler: deregisters people whose monitoring deadline has passed.
+//! The scheduler: deregisters people whose monitoring deadline has passed,
+//! and once a day runs the detection job ([`crate::detection_job`]).
 //!
 //! The work is "rows plus a worker": due people are found by the deadline
 //! index, so a run costs in proportion to the people due, not to everyone.
@@ -40,18 +41,57 @@ pub async fn run_once(state: &AppState) -> Result<Vec<DeregisteredPerson>, ApiEr
     }
 }
 
+/// Run the detection job for the due day unless this process already did.
+async fn detect_daily(state: &AppState, done: &mut Option<jiff::civil::Date>) {
+    let now = state.clock.now();
+    let Some(day) = crate::detection_job::due_day(now, state.config.scheduler.detection_after_hour)
+    else {
+        return;
+    };
+    if *done == Some(day) {
+        return;
+    }
+    let params = amina_domain::detection::daily::DailyParams::default();
+    match crate::detection_job::run_for_day(
+        &state.store,
+        &state.monitor.calendar,
+        day,
+        &params,
+        now,
+    )
+    .await
+    {
+        Ok(report) => {
+            tracing::info!(
+                %day,
+                processed = report.processed,
+                skipped = report.skipped,
+                signals = report.signals,
+                "detection job done"
+            );
+            metrics::counter!("amina_detection_signals_total").increment(report.signals);
+            *done = Some(day);
+        }
+        Err(e) => tracing::warn!(%day, error = %e, "detection job failed; will retry"),
+    }
+}
+
 /// Run the scheduler every `interval_s` until `shutdown` resolves.
 pub async fn run_forever(state: AppState, shutdown: impl std::future::Future<Output = ()>) {
     let interval = Duration::from_secs(state.config.scheduler.interval_s.max(1));
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
+    let mut detected_day = None;
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = ticker.tick() => {
                 if let Err(e) = run_once(&state).await {
                     tracing::warn!(code = e.code, "scheduler run failed; will retry");
+                }
+                if state.config.scheduler.detection_enabled {
+                    detect_daily(&state, &mut detected_day).await;
                 }
             }
         }

@@ -14,6 +14,7 @@
 //! the answer. An acknowledgement returned by a write method means the
 //! transaction has committed durably.
 
+pub mod detection;
 pub mod model;
 pub mod postgres;
 pub mod signals;
@@ -28,6 +29,7 @@ use amina_domain::types::CardNumber;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+pub use detection::*;
 pub use model::*;
 pub use signals::*;
 
@@ -75,7 +77,7 @@ pub enum Backend {
 /// the spine have their own traits (e.g. [`SignalStore`]), which `Store`
 /// includes.
 #[async_trait]
-pub trait Store: SignalStore + Send + Sync + 'static {
+pub trait Store: SignalStore + DetectionStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Apply pending schema migrations; returns the names applied now.

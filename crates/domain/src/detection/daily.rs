@@ -10,7 +10,7 @@
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::evasion::{
     spoofing, stationary, Spoofing, SpoofingParams, Stationary, StationaryParams,
@@ -23,7 +23,7 @@ use super::home::{
 use super::{LocalClock, TrackFix};
 
 /// What is kept per person between daily runs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PersonHistory {
     /// Features of the most recent days, oldest first.
     pub days: Vec<DayFeatures>,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{distance_m, gyration, LocalClock, TrackFix};
 
@@ -21,7 +21,7 @@ pub const IMPOSSIBLE_KMH: f64 = 250.0;
 pub const MIN_JUMP_M: f64 = 1000.0;
 
 /// Features of one person-day (local civil day).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DayFeatures {
     pub date: Date,
     pub fixes: usize,

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::SignedDuration;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{LocalClock, TrackFix};
 use crate::staypoints::great_circle_m;
@@ -92,7 +92,7 @@ fn night_of(fix: &TrackFix, clock: &mut LocalClock, p: &HomeParams) -> Option<Da
 
 /// Where the phone spent one night: the heaviest place of that night's
 /// fixes, each fix weighted by the time until the next one.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct NightLocation {
     /// The date the night starts on.
     pub night: Date,

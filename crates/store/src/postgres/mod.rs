@@ -36,6 +36,7 @@
 //! fixes of the batch are read with one `= ANY(array)` query, so a batch
 //! costs the same handful of round trips whatever its size.
 
+mod detection;
 mod signals;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -69,6 +70,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_signals",
         include_str!("../../migrations/postgres/0002_signals.sql"),
+    ),
+    (
+        "0006_detection",
+        include_str!("../../migrations/postgres/0006_detection.sql"),
     ),
 ];
 
@@ -500,6 +505,30 @@ fn fix_from_row(row: &Row, offset: usize) -> Result<FixInput, StoreError> {
 
 const DEVICE_COLUMNS: &str =
     "id, person_id, public_key, kind, status, bound_at, bound_by, revoked_at";
+
+/// The columns [`stored_fix_from_row`] reads, in order.
+const STORED_FIX_COLUMNS: &str = "device_id, seq, lat, lon, accuracy_m, recorded_at, received_at, \
+     source, battery_pct, zone, flags, counted";
+
+fn stored_fix_from_row(row: &Row) -> Result<StoredFix, StoreError> {
+    let seq: i64 = get(row, 1)?;
+    Ok(StoredFix {
+        device_id: get(row, 0)?,
+        seq: u64::try_from(seq).map_err(|_| bad("fix seq"))?,
+        lat: get(row, 2)?,
+        lon: get(row, 3)?,
+        accuracy_m: get(row, 4)?,
+        recorded_at: ts(row, 5)?,
+        received_at: ts(row, 6)?,
+        source: get(row, 7)?,
+        battery_pct: get::<Option<i16>>(row, 8)?
+            .map(|b| u8::try_from(b).map_err(|_| bad("battery")))
+            .transpose()?,
+        zone: get(row, 9)?,
+        flags: flags_from_bits(i64::from(get::<i16>(row, 10)?)),
+        counted: get(row, 11)?,
+    })
+}
 
 fn device_from_row(row: &Row) -> Result<DeviceRecord, StoreError> {
     let status: String = get(row, 4)?;
@@ -1318,27 +1347,7 @@ impl Store for PostgresStore {
             &[&person_id, &i64::from(limit)],
         )
         .await?;
-        rows.iter()
-            .map(|row| {
-                let seq: i64 = get(row, 1)?;
-                Ok(StoredFix {
-                    device_id: get(row, 0)?,
-                    seq: u64::try_from(seq).map_err(|_| bad("fix seq"))?,
-                    lat: get(row, 2)?,
-                    lon: get(row, 3)?,
-                    accuracy_m: get(row, 4)?,
-                    recorded_at: ts(row, 5)?,
-                    received_at: ts(row, 6)?,
-                    source: get(row, 7)?,
-                    battery_pct: get::<Option<i16>>(row, 8)?
-                        .map(|b| u8::try_from(b).map_err(|_| bad("battery")))
-                        .transpose()?,
-                    zone: get(row, 9)?,
-                    flags: flags_from_bits(i64::from(get::<i16>(row, 10)?)),
-                    counted: get(row, 11)?,
-                })
-            })
-            .collect()
+        rows.iter().map(stored_fix_from_row).collect()
     }
 
     async fn person_events(&self, person_id: i64) -> Result<Vec<PersonEvent>, StoreError> {

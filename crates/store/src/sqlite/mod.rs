@@ -15,6 +15,7 @@
 //! WAL lets them proceed while the writer works. One process owns a database
 //! file: several server nodes need PostgreSQL.
 
+mod detection;
 mod signals;
 
 use std::collections::HashMap;
@@ -43,6 +44,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_signals",
         include_str!("../../migrations/sqlite/0002_signals.sql"),
+    ),
+    (
+        "0006_detection",
+        include_str!("../../migrations/sqlite/0006_detection.sql"),
     ),
 ];
 
@@ -393,6 +398,27 @@ fn fix_from_row(row: &Row<'_>) -> Result<FixInput, StoreError> {
             .map(BatteryPct::parse)
             .transpose()
             .map_err(|_| bad("battery"))?,
+    })
+}
+
+/// The columns [`stored_fix_from_row`] reads, in order.
+const STORED_FIX_COLUMNS: &str = "device_id, seq, lat, lon, accuracy_m, recorded_at, received_at, \
+     source, battery_pct, zone, flags, counted";
+
+fn stored_fix_from_row(row: &Row<'_>) -> Result<StoredFix, StoreError> {
+    Ok(StoredFix {
+        device_id: row.get(0)?,
+        seq: row.get::<_, i64>(1)? as u64,
+        lat: row.get(2)?,
+        lon: row.get(3)?,
+        accuracy_m: row.get(4)?,
+        recorded_at: from_ms(row.get(5)?)?,
+        received_at: from_ms(row.get(6)?)?,
+        source: row.get(7)?,
+        battery_pct: row.get(8)?,
+        zone: row.get(9)?,
+        flags: flags_from_bits(row.get(10)?),
+        counted: row.get(11)?,
     })
 }
 
@@ -1031,20 +1057,7 @@ impl Store for SqliteStore {
             let mut rows = stmt.query(params![person_id, limit])?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
-                out.push(StoredFix {
-                    device_id: row.get(0)?,
-                    seq: row.get::<_, i64>(1)? as u64,
-                    lat: row.get(2)?,
-                    lon: row.get(3)?,
-                    accuracy_m: row.get(4)?,
-                    recorded_at: from_ms(row.get(5)?)?,
-                    received_at: from_ms(row.get(6)?)?,
-                    source: row.get(7)?,
-                    battery_pct: row.get(8)?,
-                    zone: row.get(9)?,
-                    flags: flags_from_bits(row.get(10)?),
-                    counted: row.get(11)?,
-                });
+                out.push(stored_fix_from_row(row)?);
             }
             Ok(out)
         })
