@@ -11,6 +11,8 @@
 //! - [`monitor`]: what a batch of fixes does to a person's registration, and
 //!   when a registration is overdue.
 //! - [`eligibility`]: who is in scope of the pilot.
+//! - [`console`]: console roles and what decisions and cases must state.
+//! - [`names`]: name matching across Cyrillic and Latin transliterations.
 //! - [`signal`]: observations for human review (kinds, review states).
 //! - [`staypoints`]: where a person stayed (Li et al. 2008 / trackintel's
 //!   sliding method), the base of the detection signals.
@@ -18,9 +20,11 @@
 //! - [`time`]: Moscow civil time, in which all rule arithmetic happens.
 
 pub mod calendar;
+pub mod console;
 pub mod eligibility;
 pub mod geofence;
 pub mod monitor;
+pub mod names;
 pub mod rule;
 pub mod signal;
 pub mod staypoints;
