@@ -259,6 +259,30 @@ mod tests {
                 "console uses {key:?}, missing in console.ftl"
             );
         }
+        // Keys built from codes.
+        let mut built: Vec<String> = Vec::new();
+        for r in amina_domain::console::Role::ALL {
+            built.push(format!("role-{}", r.code()));
+            built.push(format!("home-role-{}", r.code()));
+        }
+        for s in ["registered", "deregistered"] {
+            built.push(format!("status-{s}"));
+        }
+        for p in ["unknown", "in_region", "outside", "uncertain"] {
+            built.push(format!("presence-{p}"));
+        }
+        for c in ["open", "expired", "closed"] {
+            built.push(format!("case-state-{c}"));
+        }
+        for s in amina_domain::signal::SignalStatus::ALL {
+            built.push(format!("signal-status-{}", s.code()));
+        }
+        for s in amina_domain::console::RegistryStatus::ALL {
+            built.push(format!("registry-status-{}", s.code()));
+        }
+        for key in built {
+            assert!(reference.contains(&key), "{key} missing in console.ftl");
+        }
         for code in super::pages::ERROR_CODES {
             let key = format!("error-{code}");
             assert!(reference.contains(&key), "{key} missing in console.ftl");
