@@ -170,19 +170,38 @@ fn rule_checks_by_hand() {
 #[test]
 fn create_user_and_audit_verify_catch_a_tampered_record() {
     let dir = tempfile::tempdir().unwrap();
-    let out = amina(dir.path(), &["admin", "create-user", "--role", "admin", "root"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = amina(
+        dir.path(),
+        &["admin", "create-user", "--role", "admin", "root"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = stdout(&out);
     assert!(text.contains("totp secret: "), "{text}");
-    assert!(text.contains("otpauth uri: otpauth://totp/amina:root?"), "{text}");
+    assert!(
+        text.contains("otpauth uri: otpauth://totp/amina:root?"),
+        "{text}"
+    );
     assert!(text.contains("password:    "), "{text}");
-    let again = amina(dir.path(), &["admin", "create-user", "--role", "admin", "root"]);
+    let again = amina(
+        dir.path(),
+        &["admin", "create-user", "--role", "admin", "root"],
+    );
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
-    let bad = amina(dir.path(), &["admin", "create-user", "--role", "root", "eve"]);
+    let bad = amina(
+        dir.path(),
+        &["admin", "create-user", "--role", "root", "eve"],
+    );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown role"));
-    let out = amina(dir.path(), &["admin", "create-user", "--role", "auditor", "vera"]);
+    let out = amina(
+        dir.path(),
+        &["admin", "create-user", "--role", "auditor", "vera"],
+    );
     assert!(out.status.success());
 
     let ok = amina(dir.path(), &["audit", "verify", "--json"]);
