@@ -238,10 +238,10 @@ pub struct ConsoleConfig {
     /// Largest radius of a "nearby" query, in metres.
     pub nearby_max_radius_m: f64,
     /// Optional map tile URL template (`https://tiles.example/{z}/{x}/{y}.png`)
-    /// for deployments with their own tile server; empty means boundaries
-    /// only, drawn from the built-in region data (no request leaves the
-    /// server). When set, the console's Content-Security-Policy allows
-    /// images from that origin.
+    /// of a deployment's own tile server. The map page names it; the
+    /// boundaries are always drawn from the built-in region data and no
+    /// tile is loaded by this version (the page's Content-Security-Policy
+    /// stays `default-src 'self'`).
     pub tile_url: String,
 }
 
