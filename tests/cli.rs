@@ -164,3 +164,62 @@ fn rule_checks_by_hand() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// `admin create-user` prints the one-time secrets; `audit verify` proves
+/// the chain and, after a row is edited by hand, names it and fails.
+#[test]
+fn create_user_and_audit_verify_catch_a_tampered_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = amina(
+        dir.path(),
+        &["admin", "create-user", "--role", "admin", "root"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("totp secret: "), "{text}");
+    assert!(
+        text.contains("otpauth uri: otpauth://totp/amina:root?"),
+        "{text}"
+    );
+    assert!(text.contains("password:    "), "{text}");
+    let again = amina(
+        dir.path(),
+        &["admin", "create-user", "--role", "admin", "root"],
+    );
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    let bad = amina(
+        dir.path(),
+        &["admin", "create-user", "--role", "root", "eve"],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown role"));
+    let out = amina(
+        dir.path(),
+        &["admin", "create-user", "--role", "auditor", "vera"],
+    );
+    assert!(out.status.success());
+
+    let ok = amina(dir.path(), &["audit", "verify", "--json"]);
+    assert_eq!(json(&ok), serde_json::json!({"ok": true, "records": 2}));
+
+    let db = dir.path().join("amina.sqlite3");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let refused = conn.execute("UPDATE audit_log SET actor = 'x' WHERE id = 2", []);
+    assert!(refused.is_err(), "the trail is append-only");
+    conn.execute_batch(
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = '{}' WHERE id = 2;",
+    )
+    .unwrap();
+    drop(conn);
+    let broken = amina(dir.path(), &["audit", "verify", "--json"]);
+    assert!(!broken.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&broken.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["first_bad_record"], 2);
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("broken at record 2"));
+}

@@ -13,6 +13,8 @@
 //! - [`detection`]: home location, fictitious addresses, evasion signals,
 //!   anomaly score: explained evidence for review.
 //! - [`eligibility`]: who is in scope of the pilot.
+//! - [`console`]: console roles and what decisions and cases must state.
+//! - [`names`]: name matching across Cyrillic and Latin transliterations.
 //! - [`signal`]: observations for human review (kinds, review states).
 //! - [`staypoints`]: where a person stayed (Li et al. 2008 / trackintel's
 //!   sliding method), the base of the detection signals.
@@ -20,10 +22,12 @@
 //! - [`time`]: Moscow civil time, in which all rule arithmetic happens.
 
 pub mod calendar;
+pub mod console;
 pub mod detection;
 pub mod eligibility;
 pub mod geofence;
 pub mod monitor;
+pub mod names;
 pub mod rule;
 pub mod signal;
 pub mod staypoints;

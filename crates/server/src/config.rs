@@ -26,6 +26,7 @@ pub struct Config {
     pub enrolment: EnrolmentConfig,
     pub ingest: IngestConfig,
     pub scheduler: SchedulerConfig,
+    pub console: ConsoleConfig,
 }
 
 impl Default for Config {
@@ -41,6 +42,7 @@ impl Default for Config {
             enrolment: EnrolmentConfig::default(),
             ingest: IngestConfig::default(),
             scheduler: SchedulerConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -221,6 +223,51 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// The officers' console (docs/console.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// A session ends after this many minutes without a request.
+    pub session_idle_minutes: u32,
+    /// A session ends this many hours after sign-in, however active.
+    pub session_absolute_hours: u32,
+    /// Consecutive failed sign-ins that lock an account…
+    pub lock_after_failures: u32,
+    /// …for this many minutes.
+    pub lock_minutes: u32,
+    /// Mark cookies `Secure`. Also done for any request that arrived over
+    /// TLS at a proxy (`X-Forwarded-Proto: https`). Set it in production.
+    pub secure_cookies: bool,
+    /// Longest case (location permission) an officer may open, in hours.
+    pub case_max_hours: u32,
+    /// Fixes shown as the track inside a case.
+    pub track_points: u32,
+    /// Largest radius of a "nearby" query, in metres.
+    pub nearby_max_radius_m: f64,
+    /// Optional map tile URL template (`https://tiles.example/{z}/{x}/{y}.png`)
+    /// of a deployment's own tile server. The map page names it; the
+    /// boundaries are always drawn from the built-in region data and no
+    /// tile is loaded by this version (the page's Content-Security-Policy
+    /// stays `default-src 'self'`).
+    pub tile_url: String,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            lock_after_failures: 5,
+            lock_minutes: 15,
+            secure_cookies: false,
+            case_max_hours: 72,
+            track_points: 200,
+            nearby_max_radius_m: 5000.0,
+            tile_url: String::new(),
+        }
+    }
+}
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -251,6 +298,7 @@ impl Config {
             "enrolment",
             "ingest",
             "scheduler",
+            "console",
         ];
         let env = Env::prefixed("AMINA_").split("__").filter(|key| {
             let key = key.as_str().to_ascii_lowercase();

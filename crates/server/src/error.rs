@@ -112,6 +112,20 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownSignal => {
                 ApiError::new(StatusCode::NOT_FOUND, "unknown_signal", "unknown signal")
             }
+            StoreError::Console(c) => {
+                use amina_store::ConsoleError as C;
+                let status = match &c {
+                    C::AccountExists | C::TotpReplayed | C::RegistryState(_) => {
+                        StatusCode::CONFLICT
+                    }
+                    C::UnknownAccount | C::UnknownCase | C::UnknownRegistryEntry => {
+                        StatusCode::NOT_FOUND
+                    }
+                    C::CaseExpired(_) | C::CaseClosed | C::NotCaseOwner => StatusCode::FORBIDDEN,
+                    C::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                ApiError::new(status, c.code(), c.to_string())
+            }
             StoreError::Review(r) => ApiError::new(StatusCode::CONFLICT, r.code(), r.to_string()),
             StoreError::Rule(msg) => ApiError::unprocessable("date_outside_calendar", msg),
             StoreError::Internal(cause) => {

@@ -1,5 +1,8 @@
-//! Translations for the migrant's app and for texts the server writes for a
-//! person, from one set of Fluent files (`crates/server/i18n/<lang>/*.ftl`).
+//! Translations for the migrant's app, for texts the server writes for a
+//! person, and for the officers' console, from one set of Fluent files
+//! (`crates/server/i18n/<lang>/*.ftl`). The app's catalog has all five app
+//! languages; the console's (`console.ftl`) only Russian and English, the
+//! languages of its users. Both are built by the same [`Catalog`].
 //!
 //! Why one mechanism on the server: the app has no build step and no
 //! third-party JavaScript, so it cannot run a Fluent resolver itself; the
@@ -47,12 +50,29 @@ macro_rules! language_files {
     };
 }
 
-const SOURCES: [(&str, [(&str, &str); 3]); 5] = [
-    ("ru", language_files!("ru")),
-    ("en", language_files!("en")),
-    ("uz", language_files!("uz")),
-    ("tg", language_files!("tg")),
-    ("ky", language_files!("ky")),
+/// One catalog's sources: per language, its files (name, text).
+type Sources = [(&'static str, &'static [(&'static str, &'static str)])];
+
+const SOURCES: &Sources = &[
+    ("ru", &language_files!("ru")),
+    ("en", &language_files!("en")),
+    ("uz", &language_files!("uz")),
+    ("tg", &language_files!("tg")),
+    ("ky", &language_files!("ky")),
+];
+
+/// The console's languages, Russian first (the fallback).
+pub const CONSOLE_LANGS: [&str; 2] = ["ru", "en"];
+
+const CONSOLE_SOURCES: &Sources = &[
+    (
+        "ru",
+        &[("console.ftl", include_str!("../i18n/ru/console.ftl"))],
+    ),
+    (
+        "en",
+        &[("console.ftl", include_str!("../i18n/en/console.ftl"))],
+    ),
 ];
 
 /// The message that puts a deadline into words; takes `$weekday` (1 =
@@ -64,6 +84,8 @@ struct Language {
     bundle: FluentBundle<FluentResource>,
     /// Every message that needs no argument, resolved, as served to the app.
     json: String,
+    /// Every message id, sorted.
+    ids: Vec<String>,
 }
 
 /// All languages, parsed once.
@@ -75,15 +97,21 @@ pub struct Catalog {
 /// parse: that is a build defect, caught by the tests.
 pub fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
-    CATALOG.get_or_init(|| Catalog::build().expect("bundled Fluent files are valid"))
+    CATALOG.get_or_init(|| Catalog::build(SOURCES).expect("bundled Fluent files are valid"))
+}
+
+/// The console's catalog (ru, en), built on first use like [`catalog`].
+pub fn console_catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| Catalog::build(CONSOLE_SOURCES).expect("bundled Fluent files are valid"))
 }
 
 impl Catalog {
-    fn build() -> Result<Catalog, String> {
+    fn build(sources: &Sources) -> Result<Catalog, String> {
         let mut languages = Vec::new();
-        for (code, files) in SOURCES {
+        for &(code, files) in sources {
             let mut resources = Vec::new();
-            for (file, source) in files {
+            for &(file, source) in files {
                 let resource = FluentResource::try_new(source.to_string())
                     .map_err(|(_, errors)| format!("{code}/{file}: {errors:?}"))?;
                 resources.push((file, resource));
@@ -107,6 +135,8 @@ impl Catalog {
                     .add_resource(resource)
                     .map_err(|e| format!("{code}/{file}: {e:?}"))?;
             }
+            let mut sorted_ids = ids.clone();
+            sorted_ids.sort();
             let mut messages = BTreeMap::new();
             for id in ids {
                 if let Some(text) = format(&bundle, &id, None) {
@@ -114,7 +144,12 @@ impl Catalog {
                 }
             }
             let json = serde_json::to_string(&messages).map_err(|e| e.to_string())?;
-            languages.push(Language { code, bundle, json });
+            languages.push(Language {
+                code,
+                bundle,
+                json,
+                ids: sorted_ids,
+            });
         }
         Ok(Catalog { languages })
     }
@@ -132,6 +167,18 @@ impl Catalog {
     /// One message without arguments.
     pub fn message(&self, lang: &str, id: &str) -> Option<String> {
         format(&self.language(lang)?.bundle, id, None)
+    }
+
+    /// One message with arguments.
+    pub fn message_with(&self, lang: &str, id: &str, args: &FluentArgs) -> Option<String> {
+        format(&self.language(lang)?.bundle, id, Some(args))
+    }
+
+    /// The ids of every message of `lang`, sorted (for completeness tests).
+    pub fn message_ids(&self, lang: &str) -> Vec<String> {
+        self.language(lang)
+            .map(|l| l.ids.clone())
+            .unwrap_or_default()
     }
 
     /// `deadline` (an instant) in words in `lang`, on its Moscow calendar

@@ -6,6 +6,7 @@ pub mod api;
 pub mod cards;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod detection_job;
 pub mod error;
 pub mod i18n;

@@ -36,6 +36,12 @@ pub async fn run_once(state: &AppState) -> Result<Vec<DeregisteredPerson>, ApiEr
             .increment(n as u64);
         all.extend(done);
         if n < batch as usize {
+            // Each no-monitoring deregistration becomes a registry proposal
+            // for a supervisor to decide (idempotent; see ConsoleStore).
+            let proposed = state.store.propose_registry(state.clock.now()).await?;
+            if !proposed.is_empty() {
+                tracing::info!(proposals = proposed.len(), "registry proposals made");
+            }
             return Ok(all);
         }
     }

@@ -14,6 +14,8 @@
 //! the answer. An acknowledgement returned by a write method means the
 //! transaction has committed durably.
 
+pub mod audit;
+pub mod console;
 pub mod detection;
 pub mod model;
 pub mod postgres;
@@ -29,6 +31,8 @@ use amina_domain::types::CardNumber;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore, ChainBreak};
+pub use console::*;
 pub use detection::*;
 pub use model::*;
 pub use signals::*;
@@ -58,6 +62,8 @@ pub enum StoreError {
     UnknownSignal,
     #[error(transparent)]
     Review(#[from] amina_domain::signal::ReviewError),
+    #[error(transparent)]
+    Console(#[from] console::ConsoleError),
     /// A rule could not be evaluated (e.g. a date outside the calendar).
     #[error("rule evaluation failed: {0}")]
     Rule(String),
@@ -74,10 +80,13 @@ pub enum Backend {
 }
 
 /// The storage interface. Every method is one transaction. Areas beyond
-/// the spine have their own traits (e.g. [`SignalStore`]), which `Store`
+/// the spine have their own traits (e.g. [`SignalStore`], [`ConsoleStore`],
+/// [`AuditStore`]), which `Store`
 /// includes.
 #[async_trait]
-pub trait Store: SignalStore + DetectionStore + Send + Sync + 'static {
+pub trait Store:
+    SignalStore + DetectionStore + ConsoleStore + AuditStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Apply pending schema migrations; returns the names applied now.

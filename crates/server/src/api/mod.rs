@@ -9,8 +9,10 @@ mod ops;
 
 use amina_client::proto::*;
 use axum::body::{Body, Bytes};
+use axum::handler::Handler;
+use axum::http::Method;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
@@ -51,19 +53,66 @@ use crate::state::AppState;
 )]
 pub struct ApiDoc;
 
+/// The router under construction, with the list of its routes (method,
+/// path template): every route is added through [`Routes::add`], so the
+/// authorisation-matrix test can enumerate them against
+/// [`crate::console::authz::RULES`].
+pub struct Routes {
+    router: Router<AppState>,
+    list: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            list: Vec::new(),
+        }
+    }
+
+    pub fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter =
+            MethodFilter::try_from(method.clone()).expect("invariant: routes use standard methods");
+        self.router = self.router.route(path, on(filter, handler));
+        self.list.push((method, path));
+        self
+    }
+}
+
+fn routes() -> Routes {
+    let r = Routes::new()
+        .add(Method::POST, "/v1/enrolments", enrol::enrol)
+        .add(Method::POST, "/v1/devices", device::bind)
+        .add(Method::POST, "/v1/fixes", device::upload_fixes)
+        .add(Method::GET, "/v1/me/status", device::my_status)
+        .add(Method::GET, "/healthz", ops::healthz)
+        .add(Method::GET, "/metrics", ops::metrics)
+        .add(Method::GET, "/openapi.json", ops::openapi)
+        .add(Method::GET, "/app", app::redirect)
+        .add(Method::GET, "/app/", app::index)
+        .add(Method::GET, "/app/{name}", app::asset)
+        .add(Method::GET, "/app/i18n/{name}", app::translations);
+    crate::console::routes(r)
+}
+
+/// Every route of the router: (method, path template).
+pub fn route_list() -> Vec<(Method, &'static str)> {
+    routes().list
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/enrolments", post(enrol::enrol))
-        .route("/v1/devices", post(device::bind))
-        .route("/v1/fixes", post(device::upload_fixes))
-        .route("/v1/me/status", get(device::my_status))
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .route("/app", get(app::redirect))
-        .route("/app/", get(app::index))
-        .route("/app/{name}", get(app::asset))
-        .route("/app/i18n/{name}", get(app::translations))
+    routes()
+        .router
+        // Runs for every matched route (not the fallback): one table decides.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::console::authz::authorize,
+        ))
+        .layer(axum::middleware::from_fn(crate::console::security_headers))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

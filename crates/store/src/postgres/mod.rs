@@ -36,6 +36,8 @@
 //! fixes of the batch are read with one `= ANY(array)` query, so a batch
 //! costs the same handful of round trips whatever its size.
 
+mod audit;
+mod console;
 mod detection;
 mod signals;
 
@@ -70,6 +72,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_signals",
         include_str!("../../migrations/postgres/0002_signals.sql"),
+    ),
+    (
+        "0005_console",
+        include_str!("../../migrations/postgres/0005_console.sql"),
     ),
     (
         "0006_detection",

@@ -104,6 +104,60 @@ pub(super) async fn insert_signal<C: GenericClient>(
     })
 }
 
+/// Apply a review step inside the caller's transaction (also used by the
+/// console's audited review).
+pub(super) async fn apply_review<C: GenericClient>(
+    tx: &C,
+    review: &SignalReview,
+) -> Result<SignalRecord, StoreError> {
+    let current = load(tx, review.signal_id, true)
+        .await?
+        .ok_or(StoreError::UnknownSignal)?;
+    check_review(current.status, review.to, review.reason.as_deref())?;
+    let at = to_system(review.at);
+    let assigned = match review.to {
+        SignalStatus::InReview => Some(review.actor.clone()),
+        SignalStatus::Open => None,
+        _ => current.assigned_to.clone(),
+    };
+    let (decided_by, reason) = if review.to.is_decided() {
+        (Some(review.actor.clone()), review.reason.clone())
+    } else {
+        (None, None)
+    };
+    execute(
+        tx,
+        "UPDATE signals SET status = $2, assigned_to = $3, updated_at = $4, \
+         decided_by = $5, decision_reason = $6 WHERE id = $1",
+        &[
+            &review.signal_id,
+            &review.to.code(),
+            &assigned,
+            &at,
+            &decided_by,
+            &reason,
+        ],
+    )
+    .await?;
+    execute(
+        tx,
+        "INSERT INTO signal_reviews (signal_id, at, actor, from_status, to_status, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &review.signal_id,
+            &at,
+            &review.actor,
+            &current.status.code(),
+            &review.to.code(),
+            &review.reason,
+        ],
+    )
+    .await?;
+    load(tx, review.signal_id, false)
+        .await?
+        .ok_or(StoreError::UnknownSignal)
+}
+
 #[async_trait]
 impl SignalStore for PostgresStore {
     async fn raise_signal(&self, signal: NewSignal) -> Result<RaisedSignal, StoreError> {
@@ -155,52 +209,7 @@ impl SignalStore for PostgresStore {
     async fn review_signal(&self, review: SignalReview) -> Result<SignalRecord, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let current = load(&tx, review.signal_id, true)
-            .await?
-            .ok_or(StoreError::UnknownSignal)?;
-        check_review(current.status, review.to, review.reason.as_deref())?;
-        let at = to_system(review.at);
-        let assigned = match review.to {
-            SignalStatus::InReview => Some(review.actor.clone()),
-            SignalStatus::Open => None,
-            _ => current.assigned_to.clone(),
-        };
-        let (decided_by, reason) = if review.to.is_decided() {
-            (Some(review.actor.clone()), review.reason.clone())
-        } else {
-            (None, None)
-        };
-        execute(
-            &tx,
-            "UPDATE signals SET status = $2, assigned_to = $3, updated_at = $4, \
-             decided_by = $5, decision_reason = $6 WHERE id = $1",
-            &[
-                &review.signal_id,
-                &review.to.code(),
-                &assigned,
-                &at,
-                &decided_by,
-                &reason,
-            ],
-        )
-        .await?;
-        execute(
-            &tx,
-            "INSERT INTO signal_reviews (signal_id, at, actor, from_status, to_status, reason) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &review.signal_id,
-                &at,
-                &review.actor,
-                &current.status.code(),
-                &review.to.code(),
-                &review.reason,
-            ],
-        )
-        .await?;
-        let after = load(&tx, review.signal_id, false)
-            .await?
-            .ok_or(StoreError::UnknownSignal)?;
+        let after = apply_review(&tx, &review).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(after)
     }

@@ -15,6 +15,8 @@
 //! WAL lets them proceed while the writer works. One process owns a database
 //! file: several server nodes need PostgreSQL.
 
+mod audit;
+mod console;
 mod detection;
 mod signals;
 
@@ -44,6 +46,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_signals",
         include_str!("../../migrations/sqlite/0002_signals.sql"),
+    ),
+    (
+        "0005_console",
+        include_str!("../../migrations/sqlite/0005_console.sql"),
     ),
     (
         "0006_detection",

@@ -88,6 +88,52 @@ pub(super) fn insert_signal(
     })
 }
 
+/// Apply a review step inside the caller's transaction (also used by the
+/// console's audited review).
+pub(super) fn apply_review(
+    conn: &rusqlite::Connection,
+    review: &SignalReview,
+) -> Result<SignalRecord, StoreError> {
+    let current = load(conn, review.signal_id)?.ok_or(StoreError::UnknownSignal)?;
+    check_review(current.status, review.to, review.reason.as_deref())?;
+    let at = to_ms(review.at);
+    let assigned = match review.to {
+        SignalStatus::InReview => Some(review.actor.clone()),
+        SignalStatus::Open => None,
+        _ => current.assigned_to.clone(),
+    };
+    let (decided_by, reason) = if review.to.is_decided() {
+        (Some(review.actor.clone()), review.reason.clone())
+    } else {
+        (None, None)
+    };
+    conn.prepare_cached(
+        "UPDATE signals SET status = ?2, assigned_to = ?3, updated_at = ?4, \
+         decided_by = ?5, decision_reason = ?6 WHERE id = ?1",
+    )?
+    .execute(params![
+        review.signal_id,
+        review.to.code(),
+        assigned,
+        at,
+        decided_by,
+        reason
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO signal_reviews (signal_id, at, actor, from_status, to_status, reason) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        review.signal_id,
+        at,
+        review.actor,
+        current.status.code(),
+        review.to.code(),
+        review.reason
+    ])?;
+    load(conn, review.signal_id)?.ok_or(StoreError::UnknownSignal)
+}
+
 #[async_trait]
 impl SignalStore for SqliteStore {
     async fn raise_signal(&self, signal: NewSignal) -> Result<RaisedSignal, StoreError> {
@@ -140,47 +186,7 @@ impl SignalStore for SqliteStore {
     }
 
     async fn review_signal(&self, review: SignalReview) -> Result<SignalRecord, StoreError> {
-        self.write(move |conn| {
-            let current = load(conn, review.signal_id)?.ok_or(StoreError::UnknownSignal)?;
-            check_review(current.status, review.to, review.reason.as_deref())?;
-            let at = to_ms(review.at);
-            let assigned = match review.to {
-                SignalStatus::InReview => Some(review.actor.clone()),
-                SignalStatus::Open => None,
-                _ => current.assigned_to.clone(),
-            };
-            let (decided_by, reason) = if review.to.is_decided() {
-                (Some(review.actor.clone()), review.reason.clone())
-            } else {
-                (None, None)
-            };
-            conn.prepare_cached(
-                "UPDATE signals SET status = ?2, assigned_to = ?3, updated_at = ?4, \
-                 decided_by = ?5, decision_reason = ?6 WHERE id = ?1",
-            )?
-            .execute(params![
-                review.signal_id,
-                review.to.code(),
-                assigned,
-                at,
-                decided_by,
-                reason
-            ])?;
-            conn.prepare_cached(
-                "INSERT INTO signal_reviews (signal_id, at, actor, from_status, to_status, reason) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                review.signal_id,
-                at,
-                review.actor,
-                current.status.code(),
-                review.to.code(),
-                review.reason
-            ])?;
-            load(conn, review.signal_id)?.ok_or(StoreError::UnknownSignal)
-        })
-        .await
+        self.write(move |conn| apply_review(conn, &review)).await
     }
 
     async fn signal_reviews(&self, id: i64) -> Result<Vec<SignalReviewRecord>, StoreError> {

@@ -1,0 +1,896 @@
+//! The officers' console through the real HTTP server, on both backends:
+//! sign-in with TOTP, lockout, sessions, CSRF, search, cases and location,
+//! alerts, the registry, the audit view; and the authorisation matrix.
+//!
+//! Browsers are not needed here: a small client keeps the session cookie
+//! and reads the CSRF token from the pages, as a browser's form would.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use amina_client::device::{fix, DeviceClient};
+use amina_domain::console::Role;
+use amina_domain::monitor::Monitor;
+use amina_server::cards::{hash_secrets, parse_cards};
+use amina_server::clock::{Clock, ManualClock};
+use amina_server::config::Config;
+use amina_server::console::auth::totp_code;
+use amina_server::console::authz::{self, Access};
+use amina_server::state::{build_monitor, AppState};
+use amina_store::{AuditQuery, SharedStore};
+use jiff::{SignedDuration, Timestamp};
+
+const KREMLIN: (f64, f64) = (55.7520, 37.6175);
+const PASSWORD: &str = "correct horse battery";
+
+const CARDS: &str = "card_number,activation_secret,activation_secret_hash,name_latin,name_cyrillic,citizenship,birth_date,purpose,valid_until
+AB0000001,secret-one,,Alisher Karimov,Алишер Каримов,UZB,1994-03-12,work,2030-12-31
+AB0000002,secret-two,,Farrukh Rahimov,Фаррух Рахимов,TJK,1989-07-01,work,2030-12-31
+";
+
+fn monitor(config: &Config) -> Monitor {
+    static MONITOR: OnceLock<Monitor> = OnceLock::new();
+    MONITOR
+        .get_or_init(|| build_monitor(config).expect("default configuration builds"))
+        .clone()
+}
+
+fn moscow(s: &str) -> Timestamp {
+    amina_domain::time::parse_moscow(s).unwrap()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+struct App {
+    base: String,
+    clock: Arc<ManualClock>,
+    state: AppState,
+    http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: Option<tempfile::TempDir>,
+    _pg: Option<amina_testkit::PgDatabase>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A signed-in console user.
+struct Officer {
+    cookie: String,
+    csrf: String,
+}
+
+/// An answer: status, machine-readable reason, body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    reason: String,
+    location: String,
+    body: String,
+}
+
+impl App {
+    async fn spawn(backend: Backend, start: Timestamp) -> Option<App> {
+        let mut config = Config::default();
+        config.scheduler.enabled = false;
+        let (dir, pg, url) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite:{}", dir.path().join("amina.sqlite3").display());
+                (Some(dir), None, url)
+            }
+            Backend::Postgres => {
+                let pg = amina_testkit::fresh_pg_database()?;
+                let url = pg.url.clone();
+                (None, Some(pg), url)
+            }
+        };
+        config.database = url.clone();
+        let store: SharedStore = amina_store::open(&url).await.expect("open store");
+        store.migrate().await.expect("migrate");
+        let clock = Arc::new(ManualClock::new(start));
+        let state = AppState::new(store, monitor(&config), config, clock.clone());
+        let mut cards = parse_cards(
+            CARDS.as_bytes(),
+            &amina_domain::eligibility::Scope::default(),
+            jiff::civil::date(2025, 1, 1),
+        )
+        .unwrap();
+        hash_secrets(&mut cards.accepted);
+        state
+            .store
+            .import_cards(cards.accepted, start)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(amina_server::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Some(App {
+            base,
+            clock,
+            state,
+            http,
+            stop: Some(tx),
+            _dir: dir,
+            _pg: pg,
+        })
+    }
+
+    /// Create an account; returns its TOTP secret.
+    async fn user(&self, name: &str, role: Role) -> String {
+        amina_server::console::auth::create_account(&self.state, name, role, PASSWORD, "test")
+            .await
+            .expect("create account")
+            .totp_secret
+    }
+
+    async fn answer(resp: reqwest::Response) -> Answer {
+        let h = |n: &str| {
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let (reason, location) = (h("x-amina-reason"), h("location"));
+        let status = resp.status().as_u16();
+        Answer {
+            status,
+            reason,
+            location,
+            body: resp.text().await.unwrap_or_default(),
+        }
+    }
+
+    async fn get(&self, who: Option<&Officer>, path: &str) -> Answer {
+        let mut req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("accept-language", "en");
+        if let Some(o) = who {
+            req = req.header("cookie", &o.cookie);
+        }
+        Self::answer(req.send().await.unwrap()).await
+    }
+
+    /// POST a form; `csrf: true` adds the officer's token.
+    async fn post(
+        &self,
+        who: Option<&Officer>,
+        path: &str,
+        form: &[(&str, &str)],
+        csrf: bool,
+    ) -> Answer {
+        let mut enc = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form {
+            enc.append_pair(k, v);
+        }
+        if let (true, Some(o)) = (csrf, who) {
+            enc.append_pair("csrf", &o.csrf);
+        }
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("accept-language", "en")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(enc.finish());
+        if let Some(o) = who {
+            req = req.header("cookie", &o.cookie);
+        }
+        Self::answer(req.send().await.unwrap()).await
+    }
+
+    /// The sign-in form's answer for these credentials.
+    async fn try_sign_in(
+        &self,
+        name: &str,
+        password: &str,
+        code: &str,
+    ) -> (Answer, Option<String>) {
+        let resp = self
+            .http
+            .get(format!("{}/console/login", self.base))
+            .send()
+            .await
+            .unwrap();
+        let login_cookie = set_cookie(&resp, "amina_login").expect("login cookie");
+        let page = resp.text().await.unwrap();
+        let token = attr_after(&page, "name=\"login_csrf\" value=\"").expect("login token");
+        let mut enc = form_urlencoded::Serializer::new(String::new());
+        enc.append_pair("login_csrf", &token)
+            .append_pair("name", name)
+            .append_pair("password", password)
+            .append_pair("code", code);
+        let resp = self
+            .http
+            .post(format!("{}/console/login", self.base))
+            .header("cookie", format!("amina_login={login_cookie}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept-language", "en")
+            .body(enc.finish())
+            .send()
+            .await
+            .unwrap();
+        let session = set_cookie(&resp, "amina_session").filter(|v| !v.is_empty());
+        (Self::answer(resp).await, session)
+    }
+
+    async fn sign_in(&self, name: &str, secret: &str) -> Officer {
+        let code = totp_code(secret, self.clock.now());
+        let (a, session) = self.try_sign_in(name, PASSWORD, &code).await;
+        assert_eq!((a.status, a.location.as_str()), (303, "/console/"), "{a:?}");
+        let cookie = format!("amina_session={}", session.expect("a session cookie"));
+        let mut o = Officer {
+            cookie,
+            csrf: String::new(),
+        };
+        let home = self.get(Some(&o), "/console/").await;
+        assert_eq!(home.status, 200);
+        o.csrf = attr_after(&home.body, "name=\"csrf\" value=\"").expect("csrf token");
+        o
+    }
+
+    async fn audit_count(&self) -> usize {
+        self.state
+            .store
+            .audit_records(AuditQuery {
+                limit: 100_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len()
+    }
+
+    async fn actions(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .state
+            .store
+            .audit_records(AuditQuery {
+                limit: 100_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.action)
+            .collect();
+        v.reverse();
+        v
+    }
+
+    async fn phone_at_kremlin(&self, card: &str, secret: &str) -> i64 {
+        let mut phone = DeviceClient::new(&self.base);
+        let clock = self.clock.clone();
+        phone.clock = Arc::new(move || clock.now());
+        phone.enrol_and_bind(card, secret).await.unwrap();
+        self.clock.advance(SignedDuration::from_mins(1));
+        let at = self.clock.now();
+        phone
+            .upload(&[fix(1, KREMLIN.0, KREMLIN.1, 15.0, at)])
+            .await
+            .unwrap();
+        let number = amina_domain::types::CardNumber::parse(card).unwrap();
+        self.state
+            .store
+            .person_by_card(&number)
+            .await
+            .unwrap()
+            .unwrap()
+            .person_id
+    }
+}
+
+fn set_cookie(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or("").to_string())
+}
+
+fn attr_after(page: &str, marker: &str) -> Option<String> {
+    let rest = page.split(marker).nth(1)?;
+    Some(rest.split('"').next()?.to_string())
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name(super::Backend::Sqlite).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() { super::$name(super::Backend::Postgres).await; })*
+        }
+    };
+}
+
+on_both_backends!(
+    sign_in_needs_password_and_totp_and_locks_after_failures,
+    sessions_expire_and_state_changes_need_the_csrf_token,
+    search_person_card_and_location_only_inside_a_case,
+    alerts_are_reviewed_with_reasons,
+    registry_decisions_are_the_supervisors_with_a_reason,
+);
+
+async fn sign_in_needs_password_and_totp_and_locks_after_failures(b: Backend) {
+    let Some(app) = App::spawn(b, moscow("2025-11-24T09:00:00")).await else {
+        return;
+    };
+    let secret = app.user("anna", Role::PoliceOfficer).await;
+    let now = app.clock.now();
+    let good = totp_code(&secret, now);
+    let (a, s) = app.try_sign_in("anna", "wrong password!", &good).await;
+    assert_eq!((a.status, a.reason.as_str()), (401, "invalid_credentials"));
+    assert!(s.is_none());
+    let (a, _) = app.try_sign_in("anna", PASSWORD, "000000").await;
+    assert_eq!((a.status, a.reason.as_str()), (401, "invalid_credentials"));
+    let (a, _) = app.try_sign_in("nobody", PASSWORD, &good).await;
+    assert_eq!((a.status, a.reason.as_str()), (401, "invalid_credentials"));
+    // Without the login form's token: refused before anything is checked.
+    let resp = app
+        .http
+        .post(format!("{}/console/login", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("name=anna&password={PASSWORD}&code={good}"))
+        .send()
+        .await
+        .unwrap();
+    let a = App::answer(resp).await;
+    assert_eq!((a.status, a.reason.as_str()), (403, "csrf_token_invalid"));
+
+    // Good credentials sign in; the same code cannot be used twice.
+    let o = app.sign_in("anna", &secret).await;
+    assert!(app.get(Some(&o), "/console/search").await.status == 200);
+    let (a, _) = app.try_sign_in("anna", PASSWORD, &good).await;
+    assert_eq!((a.status, a.reason.as_str()), (401, "totp_replayed"));
+
+    // Five consecutive failures lock the account for 15 minutes; even the
+    // right credentials are refused meanwhile.
+    for _ in 0..4 {
+        let (a, _) = app.try_sign_in("anna", "wrong password!", "1").await;
+        assert_eq!(a.status, 401);
+    }
+    let (a, _) = app.try_sign_in("anna", "wrong password!", "1").await;
+    assert_eq!((a.status, a.reason.as_str()), (423, "account_locked"));
+    app.clock.advance(SignedDuration::from_mins(1));
+    let code = totp_code(&secret, app.clock.now());
+    let (a, _) = app.try_sign_in("anna", PASSWORD, &code).await;
+    assert_eq!((a.status, a.reason.as_str()), (423, "account_locked"));
+    app.clock.advance(SignedDuration::from_mins(15));
+    app.sign_in("anna", &secret).await;
+    let actions = app.actions().await;
+    assert_eq!(actions.iter().filter(|a| *a == "login").count(), 2);
+    assert_eq!(
+        actions.iter().filter(|a| *a == "login.failed").count(),
+        8,
+        "{actions:?}"
+    );
+    assert_eq!(actions.iter().filter(|a| *a == "login.refused").count(), 1);
+}
+
+async fn sessions_expire_and_state_changes_need_the_csrf_token(b: Backend) {
+    let Some(app) = App::spawn(b, moscow("2025-11-24T09:00:00")).await else {
+        return;
+    };
+    let pid = app.phone_at_kremlin("AB0000001", "secret-one").await;
+    let secret = app.user("anna", Role::PoliceOfficer).await;
+    let o = app.sign_in("anna", &secret).await;
+    let before = app.audit_count().await;
+    let path = format!("/console/persons/{pid}/cases");
+    let form = [
+        ("legal_basis", "121-FZ"),
+        ("purpose", "check"),
+        ("hours", "8"),
+    ];
+    let a = app.post(Some(&o), &path, &form, false).await;
+    assert_eq!((a.status, a.reason.as_str()), (403, "csrf_token_invalid"));
+    let forged = Officer {
+        cookie: o.cookie.clone(),
+        csrf: "forged".into(),
+    };
+    let a = app.post(Some(&forged), &path, &form, true).await;
+    assert_eq!((a.status, a.reason.as_str()), (403, "csrf_token_invalid"));
+    assert!(a.body.contains("data-reason=\"csrf_token_invalid\""));
+    assert_eq!(app.audit_count().await, before, "nothing happened");
+    assert!(app
+        .state
+        .store
+        .cases_for_person(pid)
+        .await
+        .unwrap()
+        .is_empty());
+    // With the token it works.
+    let a = app.post(Some(&o), &path, &form, true).await;
+    assert_eq!(a.status, 303, "{a:?}");
+
+    // Security headers on every console page.
+    let resp = app
+        .http
+        .get(format!("{}/console/search", app.base))
+        .header("cookie", &o.cookie)
+        .send()
+        .await
+        .unwrap();
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+
+    // Idle for 31 minutes: the session is over.
+    app.clock.advance(SignedDuration::from_mins(31));
+    let a = app.get(Some(&o), "/console/search").await;
+    assert_eq!((a.status, a.location.as_str()), (303, "/console/login"));
+    let a = app.post(Some(&o), &path, &form, true).await;
+    assert_eq!((a.status, a.reason.as_str()), (401, "not_signed_in"));
+    // Sign-out ends a session at once.
+    let o = app.sign_in("anna", &secret).await;
+    assert_eq!(
+        app.post(Some(&o), "/console/logout", &[], true)
+            .await
+            .status,
+        303
+    );
+    assert_eq!(app.get(Some(&o), "/console/search").await.status, 303);
+}
+
+async fn search_person_card_and_location_only_inside_a_case(b: Backend) {
+    let Some(app) = App::spawn(b, moscow("2025-11-24T09:00:00")).await else {
+        return;
+    };
+    let pid = app.phone_at_kremlin("AB0000001", "secret-one").await;
+    let secret = app.user("anna", Role::PoliceOfficer).await;
+    let o = app.sign_in("anna", &secret).await;
+
+    for q in ["Каримов", "Qarimov", "alisher+karimov"] {
+        let a = app
+            .get(Some(&o), &format!("/console/search?name={q}"))
+            .await;
+        assert_eq!(a.status, 200);
+        assert!(a.body.contains("AB0000001"), "{q}");
+        assert!(!a.body.contains("AB0000002"), "{q}");
+        assert!(!a.body.contains("55.75"), "no location in results");
+    }
+    let a = app.get(Some(&o), "/console/search?citizenship=TJK").await;
+    assert!(a.body.contains("Search") && !a.body.contains("AB0000001"));
+    let before = app.audit_count().await;
+    for (q, reason) in [
+        ("citizenship=UZBEK", "invalid_citizenship"),
+        ("card=%21%21", "invalid_card_number"),
+        ("status=lost", "invalid_status"),
+        ("name=-", "invalid_name"),
+    ] {
+        let a = app.get(Some(&o), &format!("/console/search?{q}")).await;
+        assert_eq!((a.status, a.reason.as_str()), (400, reason), "{q}");
+    }
+    assert_eq!(
+        app.audit_count().await,
+        before,
+        "a refused search reads nothing"
+    );
+
+    let card = app.get(Some(&o), &format!("/console/persons/{pid}")).await;
+    assert_eq!(card.status, 200);
+    assert!(card.body.contains("Alisher Karimov") && card.body.contains("registered"));
+    assert!(!card.body.contains("55.752"), "no location on the card");
+    assert_eq!(
+        app.get(Some(&o), "/console/persons/x").await.reason,
+        "invalid_id"
+    );
+    assert_eq!(
+        app.get(Some(&o), "/console/persons/999").await.reason,
+        "unknown_person"
+    );
+
+    let path = format!("/console/persons/{pid}/cases");
+    let a = app
+        .post(
+            Some(&o),
+            &path,
+            &[("legal_basis", " "), ("purpose", "check"), ("hours", "8")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (422, "legal_basis_required"));
+    let a = app
+        .post(
+            Some(&o),
+            &path,
+            &[("legal_basis", "b"), ("purpose", "p"), ("hours", "500")],
+            true,
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.reason.as_str()),
+        (422, "case_duration_invalid")
+    );
+    assert!(app
+        .state
+        .store
+        .cases_for_person(pid)
+        .await
+        .unwrap()
+        .is_empty());
+    let a = app
+        .post(
+            Some(&o),
+            &path,
+            &[
+                ("legal_basis", "121-FZ art. 5; order 17"),
+                ("purpose", "spot check"),
+                ("hours", "2"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(a.status, 303);
+    let case_path = a.location.clone();
+    let view = app.get(Some(&o), &case_path).await;
+    assert_eq!(view.status, 200);
+    assert!(view.body.contains("data-lat=\"55.752\""), "{}", view.body);
+    assert!(view.body.contains("class=\"marker last\""));
+
+    // Another officer may not use anna's case.
+    let boris_secret = app.user("boris", Role::MigrationOfficer).await;
+    let boris = app.sign_in("boris", &boris_secret).await;
+    let a = app.get(Some(&boris), &case_path).await;
+    assert_eq!((a.status, a.reason.as_str()), (403, "not_case_owner"));
+    // Two hours later the case has expired: a clear refusal, no location.
+    app.clock.advance(SignedDuration::from_hours(2));
+    let o = app.sign_in("anna", &secret).await; // the old session idled out
+    let a = app.get(Some(&o), &case_path).await;
+    assert_eq!((a.status, a.reason.as_str()), (403, "case_expired"));
+    assert!(a.body.contains("expired") && !a.body.contains("55.752"));
+
+    let actions = app.actions().await;
+    for expected in ["person.search", "person.view", "case.open", "case.location"] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected} in {actions:?}"
+        );
+    }
+    let reads = app
+        .state
+        .store
+        .audit_records(AuditQuery {
+            action: Some("case.location".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(reads.len(), 1, "one successful location read");
+    assert_eq!(
+        reads[0].legal_basis.as_deref(),
+        Some("121-FZ art. 5; order 17")
+    );
+
+    // The auditor sees it; a police officer may not see the audit trail.
+    let audit_secret = app.user("vera", Role::Auditor).await;
+    let vera = app.sign_in("vera", &audit_secret).await;
+    let a = app
+        .get(Some(&vera), "/console/audit?actor=anna&action=case.")
+        .await;
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("case.location") && a.body.contains("case.open"));
+    assert!(!a.body.contains("person.search"));
+    assert_eq!(
+        app.get(Some(&vera), "/console/audit?from=yesterday")
+            .await
+            .reason,
+        "invalid_date"
+    );
+    assert_eq!(
+        app.get(Some(&o), "/console/audit").await.reason,
+        "role_not_allowed"
+    );
+    assert_eq!(
+        app.get(Some(&vera), "/console/search?name=x").await.reason,
+        "role_not_allowed"
+    );
+    assert_eq!(
+        amina_store::audit::verify_store(&*app.state.store)
+            .await
+            .unwrap()
+            .map(|_| ()),
+        Ok(())
+    );
+}
+
+async fn alerts_are_reviewed_with_reasons(b: Backend) {
+    let Some(app) = App::spawn(b, moscow("2025-11-24T09:00:00")).await else {
+        return;
+    };
+    let pid = app.phone_at_kremlin("AB0000001", "secret-one").await;
+    let raised = app
+        .state
+        .store
+        .raise_signal(amina_store::NewSignal {
+            kind: amina_domain::signal::SignalKind::OutsideRegion,
+            subject: amina_domain::signal::SignalSubject::Person(pid),
+            dedup_key: "1".into(),
+            raised_at: app.clock.now(),
+            score: None,
+            explanation: "trusted position outside the pilot region".into(),
+            evidence: serde_json::json!({"lat": 56.85}),
+        })
+        .await
+        .unwrap();
+    let secret = app.user("mila", Role::MigrationOfficer).await;
+    let o = app.sign_in("mila", &secret).await;
+    let list = app.get(Some(&o), "/console/alerts").await;
+    assert!(list
+        .body
+        .contains(&format!("data-signal=\"{}\"", raised.id)));
+    let search = app.get(Some(&o), "/console/search?name=karimov").await;
+    assert!(
+        search.body.contains("<td class=\"signals\">1</td>"),
+        "open signals shown"
+    );
+    let path = format!("/console/alerts/{}/review", raised.id);
+    let a = app
+        .post(Some(&o), &path, &[("to", "dismissed")], true)
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (409, "reason_required"));
+    let a = app.post(Some(&o), &path, &[("to", "sideways")], true).await;
+    assert_eq!((a.status, a.reason.as_str()), (400, "invalid_status"));
+    assert_eq!(
+        app.post(Some(&o), &path, &[("to", "in_review")], true)
+            .await
+            .status,
+        303
+    );
+    let a = app
+        .post(
+            Some(&o),
+            &path,
+            &[
+                ("to", "dismissed"),
+                ("reason", "GNSS spoofing near the airport"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(a.status, 303);
+    let s = app.state.store.signal(raised.id).await.unwrap().unwrap();
+    assert_eq!(s.status.code(), "dismissed");
+    assert_eq!(s.decided_by.as_deref(), Some("mila"));
+    assert_eq!(
+        app.get(Some(&o), "/console/alerts?kind=nope").await.reason,
+        "invalid_kind"
+    );
+    let all = app.get(Some(&o), "/console/alerts?status=all").await;
+    assert!(all.body.contains("GNSS spoofing"));
+    let reviews = app
+        .actions()
+        .await
+        .into_iter()
+        .filter(|a| a == "signal.review")
+        .count();
+    assert_eq!(reviews, 2);
+}
+
+async fn registry_decisions_are_the_supervisors_with_a_reason(b: Backend) {
+    let Some(app) = App::spawn(b, moscow("2025-11-24T09:00:00")).await else {
+        return;
+    };
+    let pid = app.phone_at_kremlin("AB0000001", "secret-one").await;
+    app.clock.set(moscow("2025-12-05T09:00:00"));
+    assert_eq!(
+        amina_server::scheduler::run_once(&app.state)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let sveta = app.user("sveta", Role::Supervisor).await;
+    let mila = app.user("mila", Role::MigrationOfficer).await;
+    let s = app.sign_in("sveta", &sveta).await;
+    let m = app.sign_in("mila", &mila).await;
+    let page = app.get(Some(&m), "/console/registry").await;
+    assert_eq!(page.status, 200);
+    let id = attr_after(&page.body, "data-entry=\"").expect("a proposal");
+    assert!(page.body.contains("no_monitoring"), "evidence shown");
+    assert!(
+        !page.body.contains("/decide"),
+        "no decision form for an officer"
+    );
+    let path = format!("/console/registry/{id}/decide");
+    let a = app
+        .post(
+            Some(&m),
+            &path,
+            &[("decision", "include"), ("reason", "x")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (403, "role_not_allowed"));
+    let a = app
+        .post(
+            Some(&s),
+            &path,
+            &[("decision", "include"), ("reason", "  ")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (422, "reason_required"));
+    let a = app
+        .post(
+            Some(&s),
+            &path,
+            &[("decision", "maybe"), ("reason", "x")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (400, "invalid_decision"));
+    let entry = app
+        .state
+        .store
+        .registry_entry(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.status.code(), "proposed", "nothing changed");
+    let a = app
+        .post(
+            Some(&s),
+            &path,
+            &[("decision", "include"), ("reason", "no contact for 8 days")],
+            true,
+        )
+        .await;
+    assert_eq!(a.status, 303);
+    let csv = app.get(Some(&s), "/console/registry/export.csv").await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.body.starts_with("card_number,name_latin"));
+    assert!(csv
+        .body
+        .contains("AB0000001,Alisher Karimov,Алишер Каримов,UZB"));
+    assert!(csv.body.contains("no contact for 8 days"));
+    assert_eq!(
+        app.get(Some(&m), "/console/registry/export.csv")
+            .await
+            .reason,
+        "role_not_allowed"
+    );
+    let a = app
+        .post(
+            Some(&s),
+            &format!("/console/registry/{id}/remove"),
+            &[("reason", "appeal granted")],
+            true,
+        )
+        .await;
+    assert_eq!(a.status, 303);
+    let csv = app.get(Some(&s), "/console/registry/export.csv").await;
+    assert!(!csv.body.contains("AB0000001"));
+    let events = app.state.store.person_events(pid).await.unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e.kind == "registry_decision" && e.detail["reason"] == "no contact for 8 days"));
+}
+
+// ---------------------------------------------------------------- the matrix
+
+/// Every route of the router has a rule; every rule names a route; and for
+/// every console route and every role, a real request is allowed or
+/// refused exactly as the table says.
+#[tokio::test(flavor = "multi_thread")]
+async fn authorisation_matrix_every_route_every_role() {
+    let routes = amina_server::api::route_list();
+    let mut missing = Vec::new();
+    for (method, path) in &routes {
+        if authz::rule_for(method, path).is_none() {
+            missing.push(format!("{method} {path}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "routes without an authorisation rule: {missing:?}"
+    );
+    for r in authz::RULES {
+        assert!(
+            routes
+                .iter()
+                .any(|(m, p)| m.as_str() == r.method && *p == r.path),
+            "rule for a route that does not exist: {} {}",
+            r.method,
+            r.path
+        );
+        if let Access::Device | Access::Public | Access::SignIn = r.access {
+            for role in Role::ALL {
+                assert!(!authz::allows(r, role), "{} grants a console role", r.path);
+            }
+        }
+    }
+
+    let app = App::spawn(Backend::Sqlite, moscow("2025-11-24T09:00:00"))
+        .await
+        .expect("SQLite always works");
+    let mut officers = HashMap::new();
+    for role in Role::ALL {
+        let name = role.code().replace('_', "-");
+        let secret = app.user(&name, role).await;
+        officers.insert(role, app.sign_in(&name, &secret).await);
+    }
+    let concrete = |p: &str| {
+        p.replace("{id}", "1")
+            .replace("{name}", "console.css")
+            .replace("{lang}", "en")
+    };
+    // Sign-out last: it ends the session.
+    let mut console_rules: Vec<_> = authz::RULES
+        .iter()
+        .filter(|r| matches!(r.access, Access::Console(_)))
+        .collect();
+    console_rules.sort_by_key(|r| r.path == "/console/logout");
+    let mut checked = 0;
+    for rule in console_rules {
+        let path = concrete(rule.path);
+        // Without a session: GET goes to sign-in, anything else is 401.
+        let anon = match rule.method {
+            "GET" => app.get(None, &path).await,
+            _ => app.post(None, &path, &[], false).await,
+        };
+        match rule.method {
+            "GET" => assert_eq!(
+                (anon.status, anon.location.as_str()),
+                (303, "/console/login"),
+                "{path}"
+            ),
+            _ => assert_eq!(
+                (anon.status, anon.reason.as_str()),
+                (401, "not_signed_in"),
+                "{path}"
+            ),
+        }
+        for role in Role::ALL {
+            let o = &officers[&role];
+            let a = match rule.method {
+                "GET" => app.get(Some(o), &path).await,
+                _ => app.post(Some(o), &path, &[], true).await,
+            };
+            if authz::allows(rule, role) {
+                assert_ne!(
+                    a.reason, "role_not_allowed",
+                    "{} {path} as {role:?}: {a:?}",
+                    rule.method
+                );
+                assert!(
+                    a.status != 401 && a.reason != "csrf_token_invalid",
+                    "{path} {role:?} {a:?}"
+                );
+            } else {
+                assert_eq!(
+                    (a.status, a.reason.as_str()),
+                    (403, "role_not_allowed"),
+                    "{} {path} as {role:?}",
+                    rule.method
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6 * 15, "{checked}");
+}
