@@ -11,7 +11,9 @@
 //! - [`monitor`]: what a batch of fixes does to a person's registration, and
 //!   when a registration is overdue.
 //! - [`eligibility`]: who is in scope of the pilot.
+//! - [`enrolment_code`]: one-time codes for operator-assisted enrolment.
 //! - [`signal`]: observations for human review (kinds, review states).
+//! - [`stay`]: the address register and place-of-stay notices.
 //! - [`staypoints`]: where a person stayed (Li et al. 2008 / trackintel's
 //!   sliding method), the base of the detection signals.
 //! - [`types`]: parsed values from the outside world (coordinates, accuracy, …).
@@ -19,10 +21,12 @@
 
 pub mod calendar;
 pub mod eligibility;
+pub mod enrolment_code;
 pub mod geofence;
 pub mod monitor;
 pub mod rule;
 pub mod signal;
+pub mod stay;
 pub mod staypoints;
 pub mod time;
 pub mod types;
