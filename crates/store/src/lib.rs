@@ -18,6 +18,7 @@ pub mod model;
 pub mod postgres;
 pub mod signals;
 pub mod sqlite;
+pub mod stay;
 mod time;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use jiff::Timestamp;
 
 pub use model::*;
 pub use signals::*;
+pub use stay::*;
 
 /// Storage failures, precise enough for the HTTP layer to map each to a
 /// status code in one place.
@@ -56,6 +58,9 @@ pub enum StoreError {
     UnknownSignal,
     #[error(transparent)]
     Review(#[from] amina_domain::signal::ReviewError),
+    /// A place-of-stay notice or an enrolment code refused (see [`StayError`]).
+    #[error(transparent)]
+    Stay(#[from] StayError),
     /// A rule could not be evaluated (e.g. a date outside the calendar).
     #[error("rule evaluation failed: {0}")]
     Rule(String),
@@ -72,10 +77,10 @@ pub enum Backend {
 }
 
 /// The storage interface. Every method is one transaction. Areas beyond
-/// the spine have their own traits (e.g. [`SignalStore`]), which `Store`
+/// the spine have their own traits (e.g. [`SignalStore`], [`StayStore`]), which `Store`
 /// includes.
 #[async_trait]
-pub trait Store: SignalStore + Send + Sync + 'static {
+pub trait Store: SignalStore + StayStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Apply pending schema migrations; returns the names applied now.
