@@ -6,6 +6,7 @@ mod app;
 mod device;
 mod enrol;
 mod ops;
+mod stay;
 
 use amina_client::proto::*;
 use axum::body::{Body, Bytes};
@@ -33,6 +34,10 @@ use crate::state::AppState;
         device::bind,
         device::upload_fixes,
         device::my_status,
+        stay::search_addresses,
+        stay::submit_notice,
+        stay::list_notices,
+        stay::my_data,
         ops::healthz,
         ops::metrics,
     ),
@@ -46,7 +51,23 @@ use crate::state::AppState;
         FixWire,
         IngestResponse,
         StatusView,
-        ErrorBody
+        ErrorBody,
+        enrol::EnrolBody,
+        amina_client::stay::CodeEnrolRequest,
+        amina_client::stay::WordedDate,
+        amina_client::stay::AddressView,
+        amina_client::stay::AddressSearchResponse,
+        amina_client::stay::NoticeRequest,
+        amina_client::stay::NoticeView,
+        amina_client::stay::NoticeResponse,
+        amina_client::stay::NoticesResponse,
+        amina_client::stay::MyDataView,
+        amina_client::stay::IdentityView,
+        amina_client::stay::RegistrationView,
+        amina_client::stay::DeviceView,
+        amina_client::stay::FixesView,
+        amina_client::stay::SignalView,
+        amina_client::stay::AccessesView,
     ))
 )]
 pub struct ApiDoc;
@@ -57,6 +78,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/devices", post(device::bind))
         .route("/v1/fixes", post(device::upload_fixes))
         .route("/v1/me/status", get(device::my_status))
+        .route("/v1/addresses", get(stay::search_addresses))
+        .route(
+            "/v1/notices",
+            post(stay::submit_notice).get(stay::list_notices),
+        )
+        .route("/v1/me/data", get(stay::my_data))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
