@@ -164,3 +164,7 @@ fn rule_checks_by_hand() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// `import addresses` and `admin enrolment-code`.
+#[path = "cli/stay.rs"]
+mod stay;
