@@ -240,7 +240,7 @@ mod tests {
         }
         // In the code, message ids are literals on the lines that show a
         // message; element ids there are written `$("id")`.
-        let shows = ["say(", "renderSync(", "showGeoProblem(", " t(\""];
+        let shows = ["say(", "renderSync(", "showGeoProblem(", " t(\"", "msg("];
         let lines = scripts.iter().flat_map(|js| js.lines());
         for line in lines.filter(|l| shows.iter().any(|m| l.contains(m))) {
             let parts: Vec<&str> = line.split('"').collect();
