@@ -501,7 +501,7 @@ async fn load_demo(state: &AppState) -> anyhow::Result<()> {
         .import_addresses(parsed.accepted, state.clock.now())
         .await?;
     println!(
-        "demo: {} addresses in the register ({} new; {} demo rows refused as the rules require; see data/demo/addresses.csv)",
+        "demo: {} addresses in the register ({} new; {} demo row(s) refused as the rules require; see data/demo/addresses.csv)",
         counts.inserted + counts.updated,
         counts.inserted,
         parsed.refused.len()
