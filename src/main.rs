@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use amina_domain::geofence::Geofence;
 use amina_domain::time::moscow_date;
+use amina_server::addresses::{parse_addresses, AddressImportError};
 use amina_server::cards::{hash_secrets, parse_cards, ImportError};
 use amina_server::clock::{Clock, SystemClock};
 use amina_server::config::Config;
@@ -56,7 +57,8 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080.
         #[arg(long)]
         listen: Option<String>,
-        /// Load the demo card records (data/demo/cards.csv) if no cards exist yet.
+        /// Load the demo card records (data/demo/cards.csv) if no cards exist
+        /// yet, and the demo address register (data/demo/addresses.csv).
         #[arg(long)]
         demo: bool,
     },
@@ -126,6 +128,16 @@ enum ImportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Import the address register (CSV modelled on GAR; columns in docs/import.md).
+    Addresses {
+        file: PathBuf,
+        /// Check the file and report, without importing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +181,23 @@ enum AdminCommand {
         /// Who is unlocking (recorded in the person's history).
         #[arg(long, default_value = "operator-cli")]
         actor: String,
+    },
+    /// Issue a one-time enrolment code for a card you have checked in
+    /// person; prints the code and the app link, and draws the QR code.
+    EnrolmentCode {
+        card_number: String,
+        /// Who issues it (recorded with the code and in the person's history).
+        #[arg(long, default_value = "operator-cli")]
+        actor: String,
+        /// Write the QR code as SVG to this file instead of drawing it in the terminal.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// The app's public address for the link (default: enrolment.app_url).
+        #[arg(long)]
+        app_url: Option<String>,
+        /// Print code, link and expiry as JSON (no terminal drawing).
+        #[arg(long)]
+        json: bool,
     },
     /// Create a console account; prints its TOTP secret and otpauth URI
     /// once (and the password, when generated).
@@ -292,6 +321,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             dry_run,
             json,
         }) => import_cards(&load_config(&cli.common)?, &file, dry_run, json).await,
+        Command::Import(ImportCommand::Addresses {
+            file,
+            dry_run,
+            json,
+        }) => import_addresses(&load_config(&cli.common)?, &file, dry_run, json).await,
         Command::Calendar(c) => calendar(&load_config(&cli.common)?, c),
         Command::Geo(GeoCommand::Classify {
             lat,
@@ -375,6 +409,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     bail!("audit chain broken at record {}: {}", b.id, b.problem)
                 }
             }
+        }
+        Command::Admin(AdminCommand::EnrolmentCode {
+            card_number,
+            actor,
+            svg,
+            app_url,
+            json,
+        }) => {
+            let mut config = load_config(&cli.common)?;
+            if let Some(url) = app_url {
+                config.enrolment.app_url = url;
+            }
+            enrolment_code(&config, &card_number, &actor, svg.as_deref(), json).await
         }
         Command::DeregisterDue => {
             let config = load_config(&cli.common)?;
@@ -510,8 +557,23 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
 }
 
 const DEMO_CARDS: &str = include_str!("../data/demo/cards.csv");
+const DEMO_ADDRESSES: &str = include_str!("../data/demo/addresses.csv");
 
 async fn load_demo(state: &AppState) -> anyhow::Result<()> {
+    // The register is upserted every time: idempotent, and a changed demo
+    // file takes effect on the next start.
+    let parsed = parse_addresses(DEMO_ADDRESSES.as_bytes(), &state.monitor.geofence)
+        .map_err(|e| anyhow::anyhow!("demo addresses: {e}"))?;
+    let counts = state
+        .store
+        .import_addresses(parsed.accepted, state.clock.now())
+        .await?;
+    println!(
+        "demo: {} addresses in the register ({} new; {} demo row(s) refused as the rules require; see data/demo/addresses.csv)",
+        counts.inserted + counts.updated,
+        counts.inserted,
+        parsed.refused.len()
+    );
     if state.store.counts().await?.cards > 0 {
         println!("demo: cards already present, nothing loaded");
         return Ok(());
@@ -607,6 +669,148 @@ async fn import_cards(
                 "  line {} card {}: {} ({})",
                 r.line, r.card_number, r.message, r.reason
             );
+        }
+    }
+    Ok(())
+}
+
+async fn import_addresses(
+    config: &Config,
+    file: &PathBuf,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let fence = build_geofence(config)?;
+    let parsed = match parse_addresses(&bytes, &fence) {
+        Ok(p) => p,
+        Err(AddressImportError::Malformed(rows)) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"imported": false, "malformed": rows})
+                );
+            } else {
+                eprintln!(
+                    "the file has {} malformed row(s); nothing was imported:",
+                    rows.len()
+                );
+                for r in &rows {
+                    eprintln!("  line {}: {}", r.line, r.message);
+                }
+            }
+            bail!("import refused");
+        }
+    };
+    let residential = parsed.accepted.iter().filter(|a| a.residential).count();
+    let counts = if dry_run {
+        None
+    } else {
+        let store = amina_store::open(&config.database_url()).await?;
+        store.migrate().await?;
+        let now = amina_server::clock::truncate_ms(Timestamp::now());
+        Some(store.import_addresses(parsed.accepted.clone(), now).await?)
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "imported": counts.is_some(),
+                "rows_read": parsed.rows_read,
+                "accepted": parsed.accepted.len(),
+                "residential": residential,
+                "inserted": counts.map(|c| c.inserted),
+                "updated": counts.map(|c| c.updated),
+                "refused": parsed.refused,
+            })
+        );
+    } else {
+        println!("rows read:   {}", parsed.rows_read);
+        println!(
+            "accepted:    {} ({} residential)",
+            parsed.accepted.len(),
+            residential
+        );
+        match counts {
+            Some(c) => println!("imported:    {} new, {} updated", c.inserted, c.updated),
+            None => println!("dry run:     nothing imported"),
+        }
+        println!("refused:     {}", parsed.refused.len());
+        for r in &parsed.refused {
+            println!(
+                "  line {} address {}: {} ({})",
+                r.line, r.id, r.message, r.reason
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `amina admin enrolment-code`: issue a one-time code and show it as text,
+/// as a link for the app and as a QR code of that link.
+async fn enrolment_code(
+    config: &Config,
+    card_number: &str,
+    actor: &str,
+    svg: Option<&std::path::Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use qrcode::render::{svg as qr_svg, unicode};
+    let number = amina_domain::types::CardNumber::parse(card_number)?;
+    let store = amina_store::open(&config.database_url()).await?;
+    store.migrate().await?;
+    let now = amina_server::clock::truncate_ms(Timestamp::now());
+    let ttl = jiff::SignedDuration::from_secs(i64::from(config.enrolment.code_ttl_s));
+    let issued = store
+        .issue_enrolment_code(&number, actor, ttl, now)
+        .await
+        .map_err(|e| match e {
+            amina_store::StoreError::UnknownCard => anyhow::anyhow!("unknown card {number}"),
+            other => other.into(),
+        })?;
+    let shown = issued.code.display();
+    let link = format!("{}#code={shown}", config.app_url());
+    let qr = qrcode::QrCode::new(link.as_bytes()).context("encoding the QR code")?;
+    if let Some(path) = svg {
+        let image = qr
+            .render::<qr_svg::Color>()
+            .min_dimensions(256, 256)
+            .build();
+        std::fs::write(path, image).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let expires = amina_domain::time::format_moscow(issued.expires_at);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "card_number": number.as_str(),
+                "code": shown,
+                "url": link,
+                "expires_at": issued.expires_at.to_string(),
+                "expires_moscow": expires,
+                "superseded": issued.superseded,
+                "svg": svg.map(|p| p.display().to_string()),
+            })
+        );
+        return Ok(());
+    }
+    println!("card:     {number}");
+    println!("code:     {shown}");
+    println!("link:     {link}");
+    println!("expires:  {expires} (once only)");
+    if issued.superseded > 0 {
+        println!("replaced: {} earlier unused code(s)", issued.superseded);
+    }
+    match svg {
+        Some(path) => println!("QR code:  {}", path.display()),
+        None => {
+            // Light modules on a dark terminal read as a normal QR code.
+            let drawn = qr
+                .render::<unicode::Dense1x2>()
+                .dark_color(unicode::Dense1x2::Light)
+                .light_color(unicode::Dense1x2::Dark)
+                .build();
+            println!("{drawn}");
         }
     }
     Ok(())

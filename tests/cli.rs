@@ -223,3 +223,6 @@ fn create_user_and_audit_verify_catch_a_tampered_record() {
     assert_eq!(report["first_bad_record"], 2);
     assert!(String::from_utf8_lossy(&broken.stderr).contains("broken at record 2"));
 }
+/// `import addresses` and `admin enrolment-code`.
+#[path = "cli/stay.rs"]
+mod stay;

@@ -102,6 +102,41 @@ impl DeviceClient {
         Self::decode(req.send().await?).await
     }
 
+    /// GET `path_and_query`, signed with this device's key. The signature
+    /// covers the path without the query (RFC 9421 `@path`).
+    pub async fn signed_get<T: serde::de::DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<T, ClientError> {
+        let id = self.device_id.as_deref().ok_or(ClientError::NotBound)?;
+        let path = path_and_query.split('?').next().unwrap_or(path_and_query);
+        let created = (self.clock)().as_second();
+        let h = self.key.sign_request("GET", path, None, id, created);
+        let resp = self
+            .http
+            .get(format!("{}{}", self.base, path_and_query))
+            .header(SIGNATURE_INPUT, h.signature_input)
+            .header(SIGNATURE, h.signature)
+            .send()
+            .await?;
+        Self::decode(resp).await
+    }
+
+    /// POST an unsigned JSON body (enrolment).
+    pub async fn post_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ClientError> {
+        let resp = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .json(body)
+            .send()
+            .await?;
+        Self::decode(resp).await
+    }
+
     pub async fn enrol(
         &self,
         card_number: &str,

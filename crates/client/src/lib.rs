@@ -7,7 +7,10 @@
 //!   and request signing.
 //! - [`device`]: an HTTP client that plays one phone (tests, the simulator,
 //!   benchmarks).
+//! - [`stay`]: wire types and calls for place-of-stay notices, "my data"
+//!   and enrolment codes.
 
 pub mod device;
 pub mod key;
 pub mod proto;
+pub mod stay;

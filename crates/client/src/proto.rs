@@ -308,6 +308,9 @@ pub struct StatusView {
     /// registered. Older servers do not send it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_text: Option<std::collections::BTreeMap<String, String>>,
+    /// The place-of-stay notice in force, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place_of_stay: Option<crate::stay::NoticeView>,
 }
 
 /// Every error response: a stable machine-readable code and a message.

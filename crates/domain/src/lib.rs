@@ -15,7 +15,9 @@
 //! - [`eligibility`]: who is in scope of the pilot.
 //! - [`console`]: console roles and what decisions and cases must state.
 //! - [`names`]: name matching across Cyrillic and Latin transliterations.
+//! - [`enrolment_code`]: one-time codes for operator-assisted enrolment.
 //! - [`signal`]: observations for human review (kinds, review states).
+//! - [`stay`]: the address register and place-of-stay notices.
 //! - [`staypoints`]: where a person stayed (Li et al. 2008 / trackintel's
 //!   sliding method), the base of the detection signals.
 //! - [`types`]: parsed values from the outside world (coordinates, accuracy, …).
@@ -25,11 +27,13 @@ pub mod calendar;
 pub mod console;
 pub mod detection;
 pub mod eligibility;
+pub mod enrolment_code;
 pub mod geofence;
 pub mod monitor;
 pub mod names;
 pub mod rule;
 pub mod signal;
+pub mod stay;
 pub mod staypoints;
 pub mod time;
 pub mod types;

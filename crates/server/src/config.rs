@@ -27,6 +27,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub scheduler: SchedulerConfig,
     pub console: ConsoleConfig,
+    pub stay: StayConfig,
+    pub retention: RetentionConfig,
 }
 
 impl Default for Config {
@@ -43,6 +45,8 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             scheduler: SchedulerConfig::default(),
             console: ConsoleConfig::default(),
+            stay: StayConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -163,6 +167,12 @@ pub struct EnrolmentConfig {
     pub backoff_max_s: u32,
     /// Lifetime of the single-use token that binds a device after enrolment.
     pub binding_token_ttl_s: u32,
+    /// Lifetime of a one-time enrolment code an operator issues (the QR
+    /// code at a migration centre).
+    pub code_ttl_s: u32,
+    /// The app's public address, for the link an enrolment code's QR code
+    /// carries (`<app_url>#code=…`). Empty means `http://<listen>/app/`.
+    pub app_url: String,
 }
 
 impl Default for EnrolmentConfig {
@@ -172,6 +182,8 @@ impl Default for EnrolmentConfig {
             backoff_base_s: 2,
             backoff_max_s: 300,
             binding_token_ttl_s: 900,
+            code_ttl_s: 600,
+            app_url: String::new(),
         }
     }
 }
@@ -268,6 +280,40 @@ impl Default for ConsoleConfig {
     }
 }
 
+/// Place-of-stay notices and the address search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StayConfig {
+    /// How many days after today a notice may start.
+    pub max_days_ahead: u32,
+    /// Most addresses one search returns.
+    pub search_results: u32,
+}
+
+impl Default for StayConfig {
+    fn default() -> Self {
+        StayConfig {
+            max_days_ahead: amina_domain::stay::NoticeRules::default().max_days_ahead,
+            search_results: 20,
+        }
+    }
+}
+
+/// How long personal data is kept. Shown to the person in "my data"; the
+/// job that enforces it is not part of this release (the app says so).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days raw fixes are kept before they are reduced to summaries.
+    pub fix_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig { fix_days: 90 }
+    }
+}
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -299,6 +345,8 @@ impl Config {
             "ingest",
             "scheduler",
             "console",
+            "stay",
+            "retention",
         ];
         let env = Env::prefixed("AMINA_").split("__").filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
@@ -308,6 +356,20 @@ impl Config {
         });
         fig = fig.merge(env);
         fig.extract().map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// The app's public address, ending in `/`.
+    pub fn app_url(&self) -> String {
+        let url = if self.enrolment.app_url.is_empty() {
+            format!("http://{}/app/", self.listen)
+        } else {
+            self.enrolment.app_url.clone()
+        };
+        if url.ends_with('/') {
+            url
+        } else {
+            format!("{url}/")
+        }
     }
 
     /// The database URL, defaulting to SQLite in the data directory.

@@ -127,12 +127,64 @@ impl From<StoreError> for ApiError {
                 ApiError::new(status, c.code(), c.to_string())
             }
             StoreError::Review(r) => ApiError::new(StatusCode::CONFLICT, r.code(), r.to_string()),
+            StoreError::Stay(e) => stay_error(e),
             StoreError::Rule(msg) => ApiError::unprocessable("date_outside_calendar", msg),
             StoreError::Internal(cause) => {
                 tracing::error!(%cause, "internal storage error");
                 ApiError::internal()
             }
         }
+    }
+}
+
+/// Place-of-stay and enrolment-code refusals: the domain's code, its
+/// message, and the dates a person needs to correct a notice.
+fn stay_error(e: amina_store::StayError) -> ApiError {
+    use amina_domain::enrolment_code::CodeRefusal;
+    use amina_domain::stay::NoticeRefusal;
+    use amina_store::StayError;
+    match e {
+        StayError::UnknownAddress => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_address",
+            "no such address in the register",
+        ),
+        StayError::Notice(r) => {
+            let status = match r {
+                NoticeRefusal::NotRegistered => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let detail = match &r {
+                NoticeRefusal::BeforeRegistration { start } => {
+                    Some(serde_json::json!({"earliest": start.to_string()}))
+                }
+                NoticeRefusal::TooFarAhead { latest, .. } => {
+                    Some(serde_json::json!({"latest": latest.to_string()}))
+                }
+                NoticeRefusal::BeforeCurrentNotice { current } => {
+                    Some(serde_json::json!({"earliest": current.to_string()}))
+                }
+                _ => None,
+            };
+            let err = ApiError::new(status, r.code(), r.to_string());
+            match detail {
+                Some(d) => err.with_detail(d),
+                None => err,
+            }
+        }
+        StayError::Code(c) => {
+            let status = match c {
+                CodeRefusal::Unknown => StatusCode::NOT_FOUND,
+                CodeRefusal::Used => StatusCode::CONFLICT,
+                CodeRefusal::Expired | CodeRefusal::Superseded => StatusCode::GONE,
+            };
+            ApiError::new(status, c.code(), c.to_string())
+        }
+        StayError::CardExpired { valid_until } => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "card_expired",
+            format!("the card expired on {valid_until}"),
+        ),
     }
 }
 

@@ -79,6 +79,10 @@ const CONSOLE_SOURCES: &Sources = &[
 /// Monday … 7 = Sunday), `$day` and `$month` (1 … 12).
 const DEADLINE_MESSAGE: &str = "deadline-until";
 
+/// The message that puts a calendar date into words; takes `$day`,
+/// `$month` (1 … 12) and `$year`.
+const DATE_MESSAGE: &str = "date-in-words";
+
 struct Language {
     code: &'static str,
     bundle: FluentBundle<FluentResource>,
@@ -197,6 +201,27 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// A calendar date in words in `lang`: "3 December 2025".
+    pub fn date_text(&self, lang: &str, date: jiff::civil::Date) -> Option<String> {
+        let mut args = FluentArgs::new();
+        args.set("day", FluentValue::from(date.day().to_string()));
+        args.set("month", FluentValue::from(date.month()));
+        // As text: no digit grouping ("2 025").
+        args.set("year", FluentValue::from(date.year().to_string()));
+        format(&self.language(lang)?.bundle, DATE_MESSAGE, Some(&args))
+    }
+}
+
+/// A date in words in every language.
+pub fn date_texts(date: jiff::civil::Date) -> BTreeMap<String, String> {
+    let c = catalog();
+    LANGS
+        .iter()
+        .filter_map(|l| Some((l.to_string(), c.date_text(l, date)?)))
+        .collect()
+}
+
 /// The deadline in words in every language, for the status.
 pub fn deadline_texts(deadline: Timestamp) -> BTreeMap<String, String> {
     let c = catalog();
@@ -242,6 +267,9 @@ mod tests {
             assert!(catalog()
                 .deadline_text(lang, Timestamp::UNIX_EPOCH)
                 .is_some());
+            assert!(catalog()
+                .date_text(lang, jiff::civil::date(2025, 12, 3))
+                .is_some());
         }
     }
 
@@ -249,14 +277,17 @@ mod tests {
     fn every_key_the_app_uses_exists() {
         let html = include_str!("../assets/app/index.html");
         // Every script of the app; a new module is added here.
-        let scripts = [include_str!("../assets/app/app.js")];
+        let scripts = [
+            include_str!("../assets/app/app.js"),
+            include_str!("../assets/app/stay.js"),
+        ];
         let mut used = Vec::new();
         for part in html.split("data-i18n=\"").skip(1) {
             used.push(part.split('"').next().unwrap().to_string());
         }
         // In the code, message ids are literals on the lines that show a
         // message; element ids there are written `$("id")`.
-        let shows = ["say(", "renderSync(", "showGeoProblem(", " t(\""];
+        let shows = ["say(", "renderSync(", "showGeoProblem(", " t(\"", "msg("];
         let lines = scripts.iter().flat_map(|js| js.lines());
         for line in lines.filter(|l| shows.iter().any(|m| l.contains(m))) {
             let parts: Vec<&str> = line.split('"').collect();
@@ -274,6 +305,17 @@ mod tests {
                 "the app uses {key:?}, missing in the Fluent files"
             );
         }
+    }
+
+    #[test]
+    fn dates_in_words() {
+        let d = jiff::civil::date(2025, 12, 3);
+        let t = date_texts(d);
+        assert_eq!(t["en"], "3 December 2025");
+        assert_eq!(t["ru"], "3 декабря 2025 г.");
+        assert_eq!(t["uz"], "2025-yil 3-dekabr");
+        assert_eq!(t["tg"], "3 декабри соли 2025");
+        assert_eq!(t["ky"], "2025-жылдын 3-декабры");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! configuration and telemetry — thin shells around `amina_domain` and
 //! `amina_store`.
 
+pub mod addresses;
 pub mod api;
 pub mod cards;
 pub mod clock;

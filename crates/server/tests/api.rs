@@ -182,6 +182,10 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Place-of-stay notices, "my data" and enrolment codes.
+#[path = "api/stay.rs"]
+mod stay;
+
 on_both_backends!(
     full_journey_enrol_upload_retry_deadline_deregistration,
     offline_fixes_count_at_their_recorded_instant,

@@ -17,8 +17,8 @@
 //! Nothing leaves the machine: Chromium runs with background networking,
 //! component updates and sync off, and the app names no other origin.
 //!
-//! `AMINA_SCREENSHOTS=1` also saves the main screens in Russian and English
-//! to `docs/screenshots/`.
+//! `AMINA_SCREENSHOTS=1` also saves the main screens in every language to
+//! `docs/screenshots/` (see `stay::main_screens_in_every_language`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -271,6 +271,10 @@ where
 
 // ------------------------------------------------------------------ tests
 
+/// Place of stay, my data, enrolment by code, screenshots.
+#[path = "app_browser/stay.rs"]
+mod stay;
+
 /// The files without a browser: types, caching, the CSP, translations.
 #[tokio::test(flavor = "multi_thread")]
 async fn app_files_are_served_with_types_and_policy() {
@@ -348,10 +352,10 @@ async fn shell_opens_offline_and_language_switch_changes_every_string() {
     let cached = page
         .wait_for(
             "the shell cache",
-            "caches.open('amina-shell-v1').then(c => c.keys()).then(k => k.length)",
+            "caches.open('amina-shell-v2').then(c => c.keys()).then(k => k.length)",
         )
         .await;
-    assert_eq!(cached, json!(12), "page, files, icons and five languages");
+    assert_eq!(cached, json!(13), "page, files, icons and five languages");
     let manifest = page
         .js("fetch('/app/manifest.webmanifest').then(r => r.json())")
         .await;
@@ -399,11 +403,9 @@ async fn enrolment_binds_a_device_and_a_fix_reaches_the_server() {
     let page = browser.page(&server.base).await;
     page.open_app().await;
     page.choose_language("ru").await;
-    page.screenshot("enrol-ru").await;
 
     // A wrong secret: the server's code, in the person's language.
     page.choose_language("en").await;
-    page.screenshot("enrol-en").await;
     page.enrol("AB0000002", "wrong-secret").await;
     page.wait_for(
         "the error",
@@ -479,11 +481,9 @@ async fn enrolment_binds_a_device_and_a_fix_reaches_the_server() {
     let texts = amina_server::i18n::deadline_texts(person.state.deadline_at);
     assert_eq!(page.text("deadline").await, texts["ru"]);
     assert!(texts["ru"].starts_with("до конца "), "{}", texts["ru"]);
-    page.screenshot("status-ru").await;
     page.choose_language("en").await;
     assert_eq!(page.text("deadline").await, texts["en"]);
     assert_eq!(page.text("presence").await, "In Moscow or Moscow Oblast");
-    page.screenshot("status-en").await;
 }
 
 /// Offline: fixes queue up, survive a reload, and flush once the network

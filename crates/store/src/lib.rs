@@ -21,6 +21,7 @@ pub mod model;
 pub mod postgres;
 pub mod signals;
 pub mod sqlite;
+pub mod stay;
 mod time;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub use console::*;
 pub use detection::*;
 pub use model::*;
 pub use signals::*;
+pub use stay::*;
 
 /// Storage failures, precise enough for the HTTP layer to map each to a
 /// status code in one place.
@@ -64,6 +66,9 @@ pub enum StoreError {
     Review(#[from] amina_domain::signal::ReviewError),
     #[error(transparent)]
     Console(#[from] console::ConsoleError),
+    /// A place-of-stay notice or an enrolment code refused (see [`StayError`]).
+    #[error(transparent)]
+    Stay(#[from] StayError),
     /// A rule could not be evaluated (e.g. a date outside the calendar).
     #[error("rule evaluation failed: {0}")]
     Rule(String),
@@ -81,11 +86,11 @@ pub enum Backend {
 
 /// The storage interface. Every method is one transaction. Areas beyond
 /// the spine have their own traits (e.g. [`SignalStore`], [`ConsoleStore`],
-/// [`AuditStore`]), which `Store`
+/// [`AuditStore`], [`StayStore`], [`DetectionStore`]), which `Store`
 /// includes.
 #[async_trait]
 pub trait Store:
-    SignalStore + DetectionStore + ConsoleStore + AuditStore + Send + Sync + 'static
+    SignalStore + DetectionStore + ConsoleStore + AuditStore + StayStore + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
 

@@ -15,6 +15,9 @@
 // in data-i18n and are re-rendered when the language changes.
 "use strict";
 
+// stay.js: place of stay, my data, enrolment by code, lost-phone help.
+import { initStay, renderPlace } from "./stay.js";
+
 /** How often a fix is taken while the app is open. */
 const FIX_INTERVAL_MS = 60_000;
 /** How often a non-empty queue is retried after a failure. */
@@ -189,7 +192,8 @@ async function signed(method, path, payload, keys, keyid, retried) {
   const components = body ? '"@method" "@path" "content-digest"' : '"@method" "@path"';
   const params = `(${components});created=${created};keyid="${keyid}";alg="${ALG}"`;
   const headers = { "Signature-Input": `amina=${params}` };
-  let base = `"@method": ${method}\n"@path": ${path}\n`;
+  // RFC 9421 @path is the path without the query.
+  let base = `"@method": ${method}\n"@path": ${path.split("?")[0]}\n`;
   if (body) {
     const digest = `sha-256=:${b64(await sha256(body))}:`;
     headers["Content-Type"] = "application/json";
@@ -296,11 +300,12 @@ function showScreen(name) {
 
 // -------------------------------------------------------------- enrolment
 
-async function enrol(card, secret) {
+/** `request`: {card_number, activation_secret}, or {code} (stay.js). */
+async function enrol(request) {
   const e = await api("/v1/enrolments", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ card_number: card, activation_secret: secret }),
+    body: JSON.stringify(request),
   });
   // The private key never leaves the browser: not extractable, kept in
   // IndexedDB as a CryptoKey object.
@@ -328,7 +333,10 @@ async function onEnrolSubmit(event) {
   say(button, "working");
   showError(null);
   try {
-    await enrol($("card").value.trim().toUpperCase(), $("secret").value.trim());
+    await enrol({
+      card_number: $("card").value.trim().toUpperCase(),
+      activation_secret: $("secret").value.trim(),
+    });
     $("secret").value = "";
     showScreen("status");
     startReporting();
@@ -500,6 +508,7 @@ function renderStatus() {
   $("reason-label").hidden = !reason;
   if (reason) say($("reason"), strings[`reason-${reason}`] ? `reason-${reason}` : "reason-other");
   say($("what-now"), s.registered ? "what-now-registered" : "what-now-deregistered");
+  renderPlace(s); // stay.js
 }
 
 async function renderQueue() {
@@ -556,6 +565,22 @@ async function main() {
   } else {
     showScreen("enrol");
   }
+  // stay.js: its screens, and enrolment with a code from a QR link.
+  initStay({
+    t,
+    say,
+    signed: (method, path, payload) => signed(method, path, payload, current.keys, current.deviceId),
+    enrol,
+    afterEnrol: () => {
+      showScreen("status");
+      startReporting();
+    },
+    showScreen,
+    showError,
+    errorCode,
+    enrolled: () => Boolean(current.keys && current.deviceId),
+    lang: () => lang,
+  });
   document.body.dataset.ready = "1";
 }
 

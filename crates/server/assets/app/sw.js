@@ -6,12 +6,13 @@
 // the new worker then fills a new cache and deletes the old ones.
 "use strict";
 
-const VERSION = "amina-shell-v1";
+const VERSION = "amina-shell-v2";
 const LANGS = ["ru", "en", "uz", "tg", "ky"];
 const SHELL = [
   "/app/",
   "/app/index.html",
   "/app/app.js",
+  "/app/stay.js",
   "/app/app.css",
   "/app/manifest.webmanifest",
   "/app/icon-192.png",

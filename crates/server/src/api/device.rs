@@ -239,8 +239,9 @@ pub async fn my_status(
         .person(device.person_id)
         .await?
         .ok_or_else(ApiError::internal)?;
+    let view = status_view(&state, person.person_id, &person.state).await?;
     Ok(Json(
-        status_view(&state, person.person_id, &person.state).await?,
+        super::stay::with_place(&state, person.person_id, view).await?,
     ))
 }
 
@@ -272,5 +273,6 @@ async fn status_view(
         presence_since: s.presence_since.map(|t| t.to_string()),
         deregistration_reason,
         deadline_text: registered.then(|| crate::i18n::deadline_texts(s.deadline_at)),
+        place_of_stay: None,
     })
 }

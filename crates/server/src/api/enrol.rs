@@ -21,15 +21,20 @@ use super::{parse_json, read_body};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Enrol with a foreign citizen card; returns a single-use binding token.
+/// Enrol with a foreign citizen card and its activation secret, or with a
+/// one-time code from a migration-centre operator (`{"code": …}`, see
+/// `super::stay`); returns a single-use binding token.
 #[utoipa::path(
-    post, path = "/v1/enrolments", request_body = EnrolRequest,
+    post, path = "/v1/enrolments", request_body = EnrolBody,
     responses(
         (status = 201, body = EnrolResponse, description = "Enrolled; bind a device with the token"),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field"),
         (status = 401, body = ErrorBody, description = "invalid_credentials"),
         (status = 403, body = ErrorBody, description = "card_expired"),
-        (status = 422, body = ErrorBody, description = "invalid_card_number, invalid_secret"),
+        (status = 404, body = ErrorBody, description = "enrolment_code_unknown"),
+        (status = 409, body = ErrorBody, description = "enrolment_code_used"),
+        (status = 410, body = ErrorBody, description = "enrolment_code_expired, enrolment_code_superseded"),
+        (status = 422, body = ErrorBody, description = "invalid_card_number, invalid_secret, invalid_enrolment_code"),
         (status = 423, body = ErrorBody, description = "card_locked"),
         (status = 429, body = ErrorBody, description = "too_many_attempts (Retry-After)"),
     )
@@ -39,6 +44,9 @@ pub async fn enrol(
     body: Body,
 ) -> Result<(StatusCode, Json<EnrolResponse>), ApiError> {
     let bytes = read_body(body, 16 * 1024).await?;
+    if is_code_request(&bytes) {
+        return super::stay::enrol_with_code(&state, &bytes).await;
+    }
     let req: EnrolRequest = parse_json(&bytes)?;
     let number = CardNumber::parse(&req.card_number)
         .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))?;
@@ -132,6 +140,21 @@ pub async fn enrol(
             new_registration: enrolment.new_registration,
         }),
     ))
+}
+
+/// The two forms of the enrolment body, for the API description.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the body; requests are dispatched by `is_code_request`
+pub enum EnrolBody {
+    Secret(EnrolRequest),
+    Code(amina_client::stay::CodeEnrolRequest),
+}
+
+/// A body with a `code` member is a code enrolment; anything else is read
+/// as card + secret (and refused with that form's errors).
+fn is_code_request(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
+        .is_ok_and(|m| m.contains_key("code"))
 }
 
 fn locked() -> ApiError {

@@ -6,6 +6,7 @@ mod app;
 mod device;
 mod enrol;
 mod ops;
+mod stay;
 
 use amina_client::proto::*;
 use axum::body::{Body, Bytes};
@@ -35,6 +36,10 @@ use crate::state::AppState;
         device::bind,
         device::upload_fixes,
         device::my_status,
+        stay::search_addresses,
+        stay::submit_notice,
+        stay::list_notices,
+        stay::my_data,
         ops::healthz,
         ops::metrics,
     ),
@@ -48,7 +53,23 @@ use crate::state::AppState;
         FixWire,
         IngestResponse,
         StatusView,
-        ErrorBody
+        ErrorBody,
+        enrol::EnrolBody,
+        amina_client::stay::CodeEnrolRequest,
+        amina_client::stay::WordedDate,
+        amina_client::stay::AddressView,
+        amina_client::stay::AddressSearchResponse,
+        amina_client::stay::NoticeRequest,
+        amina_client::stay::NoticeView,
+        amina_client::stay::NoticeResponse,
+        amina_client::stay::NoticesResponse,
+        amina_client::stay::MyDataView,
+        amina_client::stay::IdentityView,
+        amina_client::stay::RegistrationView,
+        amina_client::stay::DeviceView,
+        amina_client::stay::FixesView,
+        amina_client::stay::SignalView,
+        amina_client::stay::AccessesView,
     ))
 )]
 pub struct ApiDoc;
@@ -89,6 +110,10 @@ fn routes() -> Routes {
         .add(Method::POST, "/v1/devices", device::bind)
         .add(Method::POST, "/v1/fixes", device::upload_fixes)
         .add(Method::GET, "/v1/me/status", device::my_status)
+        .add(Method::GET, "/v1/addresses", stay::search_addresses)
+        .add(Method::POST, "/v1/notices", stay::submit_notice)
+        .add(Method::GET, "/v1/notices", stay::list_notices)
+        .add(Method::GET, "/v1/me/data", stay::my_data)
         .add(Method::GET, "/healthz", ops::healthz)
         .add(Method::GET, "/metrics", ops::metrics)
         .add(Method::GET, "/openapi.json", ops::openapi)

@@ -196,6 +196,15 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/v1/enrolments", "device.enrol", Access::Device),
     rule("POST", "/v1/fixes", "device.fixes", Access::Device),
     rule("GET", "/v1/me/status", "device.status", Access::Device),
+    rule("GET", "/v1/addresses", "device.addresses", Access::Device),
+    rule(
+        "POST",
+        "/v1/notices",
+        "device.notice_submit",
+        Access::Device,
+    ),
+    rule("GET", "/v1/notices", "device.notices", Access::Device),
+    rule("GET", "/v1/me/data", "device.my_data", Access::Device),
 ];
 
 /// The rule for a route.

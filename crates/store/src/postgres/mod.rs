@@ -40,6 +40,7 @@ mod audit;
 mod console;
 mod detection;
 mod signals;
+mod stay;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::error::Error as _;
@@ -72,6 +73,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_signals",
         include_str!("../../migrations/postgres/0002_signals.sql"),
+    ),
+    (
+        "0004_stay",
+        include_str!("../../migrations/postgres/0004_stay.sql"),
     ),
     (
         "0005_console",
@@ -570,6 +575,158 @@ fn card_login_from_row(row: &Row) -> Result<CardLogin, StoreError> {
     })
 }
 
+/// Enrol the card's holder inside the caller's transaction: create the
+/// person, or start a new registration after a deregistration, or keep the
+/// current one; issue the binding token. Shared by card + secret and by
+/// one-time codes.
+pub(super) async fn enrol_in<C: GenericClient>(
+    tx: &C,
+    monitor: &Monitor,
+    number: &str,
+    token: &NewBindingToken,
+    now: Timestamp,
+) -> Result<Enrolment, StoreError> {
+    let fresh = monitor.enrolled(now).map_err(rule_error)?;
+    let now_sys = to_system(now);
+    // Locks the card row: two enrolments of one card run one after the
+    // other, so the second finds the person the first created.
+    let card = execute(
+        tx,
+        "UPDATE cards SET failed_attempts = 0, last_failed_at = NULL WHERE number = $1",
+        &[&number],
+    )
+    .await?;
+    if card == 0 {
+        return Err(StoreError::UnknownCard);
+    }
+    // Locks the person: a deregistration in progress finishes first, and
+    // then this enrolment sees it and starts a new registration.
+    let existing = query_opt(
+        tx,
+        "SELECT id, status, registration_id FROM persons WHERE card_number = $1 FOR UPDATE",
+        &[&number],
+    )
+    .await?;
+    let existing = match existing {
+        Some(row) => Some((
+            get::<i64>(&row, 0)?,
+            get::<String>(&row, 1)?,
+            get::<i64>(&row, 2)?,
+        )),
+        None => None,
+    };
+    // A registration whose deadline passed before the scheduler got to
+    // it ends now, exactly as the scheduler would have ended it; the
+    // person then re-registers.
+    let existing = match existing {
+        Some((pid, status, rid)) if status == "registered" => {
+            let person = load_person(tx, pid, false)
+                .await?
+                .ok_or(StoreError::UnknownPerson)?;
+            match monitor.overdue(&person.state, now) {
+                Some(d) => {
+                    record_deregistration(tx, pid, rid, &d, DECIDED_BY_RULE, now).await?;
+                    Some((pid, "deregistered".to_string(), rid))
+                }
+                None => Some((pid, status, rid)),
+            }
+        }
+        other => other,
+    };
+    let (person_id, registration_id, new_registration) = match existing {
+        Some((pid, status, rid)) if status == "registered" => (pid, rid, false),
+        Some((pid, _, _)) => {
+            let rid: i64 = get(
+                    &query_one(
+                        tx,
+                        "INSERT INTO registrations (person_id, started_at) VALUES ($1, $2) RETURNING id",
+                        &[&pid, &now_sys],
+                    )
+                    .await?,
+                    0,
+                )?;
+            execute(
+                tx,
+                "UPDATE persons SET registration_id = $2 WHERE id = $1",
+                &[&pid, &rid],
+            )
+            .await?;
+            save_state(tx, pid, &fresh).await?;
+            (pid, rid, true)
+        }
+        None => {
+            // The person and their first registration refer to each
+            // other: take the registration's id first (the foreign key
+            // from persons is checked at commit).
+            let rid: i64 = get(
+                &query_one(
+                    tx,
+                    "SELECT nextval(pg_get_serial_sequence('registrations', 'id'))",
+                    &[],
+                )
+                .await?,
+                0,
+            )?;
+            let pid: i64 = get(
+                &query_one(
+                    tx,
+                    "INSERT INTO persons (card_number, status, registration_id, \
+                         registration_started_at, deadline_at, presence, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $4) RETURNING id",
+                    &[
+                        &number,
+                        &fresh.status.as_str(),
+                        &rid,
+                        &now_sys,
+                        &to_system(fresh.deadline_at),
+                        &fresh.presence.as_str(),
+                    ],
+                )
+                .await?,
+                0,
+            )?;
+            execute(
+                tx,
+                "INSERT INTO registrations (id, person_id, started_at) \
+                     OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3)",
+                &[&rid, &pid, &now_sys],
+            )
+            .await?;
+            (pid, rid, true)
+        }
+    };
+    if new_registration {
+        add_event(
+            tx,
+            person_id,
+            now,
+            "registered",
+            &token.issued_by,
+            serde_json::json!({"registration_id": registration_id,
+                                   "deadline_at": fresh.deadline_at.to_string()}),
+        )
+        .await?;
+    }
+    execute(
+        tx,
+        "INSERT INTO binding_tokens (token_hash, person_id, issued_at, expires_at, issued_by) \
+             VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &token.hash.as_slice(),
+            &person_id,
+            &now_sys,
+            &to_system(token.expires_at),
+            &token.issued_by,
+        ],
+    )
+    .await?;
+    Ok(Enrolment {
+        person_id,
+        registration_id,
+        new_registration,
+    })
+}
+
 // ---------------------------------------------------------------------------
 
 #[async_trait]
@@ -819,149 +976,11 @@ impl Store for PostgresStore {
         token: NewBindingToken,
         now: Timestamp,
     ) -> Result<Enrolment, StoreError> {
-        let fresh = monitor.enrolled(now).map_err(rule_error)?;
-        let number = number.as_str();
-        let now_sys = to_system(now);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        // Locks the card row: two enrolments of one card run one after the
-        // other, so the second finds the person the first created.
-        let card = execute(
-            &tx,
-            "UPDATE cards SET failed_attempts = 0, last_failed_at = NULL WHERE number = $1",
-            &[&number],
-        )
-        .await?;
-        if card == 0 {
-            return Err(StoreError::UnknownCard);
-        }
-        // Locks the person: a deregistration in progress finishes first, and
-        // then this enrolment sees it and starts a new registration.
-        let existing = query_opt(
-            &tx,
-            "SELECT id, status, registration_id FROM persons WHERE card_number = $1 FOR UPDATE",
-            &[&number],
-        )
-        .await?;
-        let existing = match existing {
-            Some(row) => Some((
-                get::<i64>(&row, 0)?,
-                get::<String>(&row, 1)?,
-                get::<i64>(&row, 2)?,
-            )),
-            None => None,
-        };
-        // A registration whose deadline passed before the scheduler got to
-        // it ends now, exactly as the scheduler would have ended it; the
-        // person then re-registers.
-        let existing = match existing {
-            Some((pid, status, rid)) if status == "registered" => {
-                let person = load_person(&tx, pid, false)
-                    .await?
-                    .ok_or(StoreError::UnknownPerson)?;
-                match monitor.overdue(&person.state, now) {
-                    Some(d) => {
-                        record_deregistration(&tx, pid, rid, &d, DECIDED_BY_RULE, now).await?;
-                        Some((pid, "deregistered".to_string(), rid))
-                    }
-                    None => Some((pid, status, rid)),
-                }
-            }
-            other => other,
-        };
-        let (person_id, registration_id, new_registration) = match existing {
-            Some((pid, status, rid)) if status == "registered" => (pid, rid, false),
-            Some((pid, _, _)) => {
-                let rid: i64 = get(
-                    &query_one(
-                        &tx,
-                        "INSERT INTO registrations (person_id, started_at) VALUES ($1, $2) RETURNING id",
-                        &[&pid, &now_sys],
-                    )
-                    .await?,
-                    0,
-                )?;
-                execute(
-                    &tx,
-                    "UPDATE persons SET registration_id = $2 WHERE id = $1",
-                    &[&pid, &rid],
-                )
-                .await?;
-                save_state(&tx, pid, &fresh).await?;
-                (pid, rid, true)
-            }
-            None => {
-                // The person and their first registration refer to each
-                // other: take the registration's id first (the foreign key
-                // from persons is checked at commit).
-                let rid: i64 = get(
-                    &query_one(
-                        &tx,
-                        "SELECT nextval(pg_get_serial_sequence('registrations', 'id'))",
-                        &[],
-                    )
-                    .await?,
-                    0,
-                )?;
-                let pid: i64 = get(
-                    &query_one(
-                        &tx,
-                        "INSERT INTO persons (card_number, status, registration_id, \
-                         registration_started_at, deadline_at, presence, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $4) RETURNING id",
-                        &[
-                            &number,
-                            &fresh.status.as_str(),
-                            &rid,
-                            &now_sys,
-                            &to_system(fresh.deadline_at),
-                            &fresh.presence.as_str(),
-                        ],
-                    )
-                    .await?,
-                    0,
-                )?;
-                execute(
-                    &tx,
-                    "INSERT INTO registrations (id, person_id, started_at) \
-                     OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3)",
-                    &[&rid, &pid, &now_sys],
-                )
-                .await?;
-                (pid, rid, true)
-            }
-        };
-        if new_registration {
-            add_event(
-                &tx,
-                person_id,
-                now,
-                "registered",
-                &token.issued_by,
-                serde_json::json!({"registration_id": registration_id,
-                                   "deadline_at": fresh.deadline_at.to_string()}),
-            )
-            .await?;
-        }
-        execute(
-            &tx,
-            "INSERT INTO binding_tokens (token_hash, person_id, issued_at, expires_at, issued_by) \
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &token.hash.as_slice(),
-                &person_id,
-                &now_sys,
-                &to_system(token.expires_at),
-                &token.issued_by,
-            ],
-        )
-        .await?;
+        let enrolment = enrol_in(&tx, monitor, number.as_str(), &token, now).await?;
         tx.commit().await.map_err(db_error)?;
-        Ok(Enrolment {
-            person_id,
-            registration_id,
-            new_registration,
-        })
+        Ok(enrolment)
     }
 
     async fn bind_device(

@@ -19,6 +19,7 @@ mod audit;
 mod console;
 mod detection;
 mod signals;
+mod stay;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_signals",
         include_str!("../../migrations/sqlite/0002_signals.sql"),
+    ),
+    (
+        "0004_stay",
+        include_str!("../../migrations/sqlite/0004_stay.sql"),
     ),
     (
         "0005_console",
@@ -496,6 +501,112 @@ fn rule_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::Rule(e.to_string())
 }
 
+/// Enrol the card's holder inside the caller's transaction: create the
+/// person, or start a new registration after a deregistration, or keep the
+/// current one; issue the binding token. Shared by card + secret and by
+/// one-time codes.
+pub(super) fn enrol_in(
+    conn: &Connection,
+    monitor: &Monitor,
+    number: &str,
+    token: &NewBindingToken,
+    now: Timestamp,
+) -> Result<Enrolment, StoreError> {
+    let fresh = monitor.enrolled(now).map_err(rule_error)?;
+    let card = conn.execute(
+        "UPDATE cards SET failed_attempts = 0, last_failed_at = NULL WHERE number = ?1",
+        params![number],
+    )?;
+    if card == 0 {
+        return Err(StoreError::UnknownCard);
+    }
+    let existing: Option<(i64, String, i64)> = conn
+        .query_row(
+            "SELECT id, status, registration_id FROM persons WHERE card_number = ?1",
+            params![number],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    // A registration whose deadline passed before the scheduler got
+    // to it ends now, exactly as the scheduler would have ended it;
+    // the person then re-registers.
+    let existing = match existing {
+        Some((pid, status, rid)) if status == "registered" => {
+            let person = load_person(conn, pid)?.ok_or(StoreError::UnknownPerson)?;
+            match monitor.overdue(&person.state, now) {
+                Some(d) => {
+                    record_deregistration(conn, pid, rid, &d, DECIDED_BY_RULE, now)?;
+                    Some((pid, "deregistered".to_string(), rid))
+                }
+                None => Some((pid, status, rid)),
+            }
+        }
+        other => other,
+    };
+    let (person_id, registration_id, new_registration) = match existing {
+        Some((pid, status, rid)) if status == "registered" => (pid, rid, false),
+        Some((pid, _, _)) => {
+            conn.execute(
+                "INSERT INTO registrations (person_id, started_at) VALUES (?1, ?2)",
+                params![pid, to_ms(now)],
+            )?;
+            let rid = conn.last_insert_rowid();
+            conn.execute(
+                "UPDATE persons SET registration_id = ?2 WHERE id = ?1",
+                params![pid, rid],
+            )?;
+            save_state(conn, pid, &fresh)?;
+            (pid, rid, true)
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO persons (card_number, status, registration_id, \
+                     registration_started_at, deadline_at, presence, created_at) \
+                     VALUES (?1, 'registered', 0, ?2, ?3, 'unknown', ?2)",
+                params![number, to_ms(now), to_ms(fresh.deadline_at)],
+            )?;
+            let pid = conn.last_insert_rowid();
+            conn.execute(
+                "INSERT INTO registrations (person_id, started_at) VALUES (?1, ?2)",
+                params![pid, to_ms(now)],
+            )?;
+            let rid = conn.last_insert_rowid();
+            conn.execute(
+                "UPDATE persons SET registration_id = ?2 WHERE id = ?1",
+                params![pid, rid],
+            )?;
+            (pid, rid, true)
+        }
+    };
+    if new_registration {
+        add_event(
+            conn,
+            person_id,
+            now,
+            "registered",
+            &token.issued_by,
+            serde_json::json!({"registration_id": registration_id,
+                                   "deadline_at": fresh.deadline_at.to_string()}),
+        )?;
+    }
+    conn.execute(
+        "INSERT INTO binding_tokens (token_hash, person_id, issued_at, expires_at, issued_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            token.hash.as_slice(),
+            person_id,
+            to_ms(now),
+            to_ms(token.expires_at),
+            token.issued_by
+        ],
+    )?;
+    Ok(Enrolment {
+        person_id,
+        registration_id,
+        new_registration,
+    })
+}
+
 // ---------------------------------------------------------------------------
 
 #[async_trait]
@@ -655,102 +766,8 @@ impl Store for SqliteStore {
     ) -> Result<Enrolment, StoreError> {
         let monitor = monitor.clone();
         let number = number.as_str().to_string();
-        self.write(move |conn| {
-            let fresh = monitor.enrolled(now).map_err(rule_error)?;
-            let card = conn.execute(
-                "UPDATE cards SET failed_attempts = 0, last_failed_at = NULL WHERE number = ?1",
-                params![number],
-            )?;
-            if card == 0 {
-                return Err(StoreError::UnknownCard);
-            }
-            let existing: Option<(i64, String, i64)> = conn
-                .query_row(
-                    "SELECT id, status, registration_id FROM persons WHERE card_number = ?1",
-                    params![number],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            // A registration whose deadline passed before the scheduler got
-            // to it ends now, exactly as the scheduler would have ended it;
-            // the person then re-registers.
-            let existing = match existing {
-                Some((pid, status, rid)) if status == "registered" => {
-                    let person = load_person(conn, pid)?.ok_or(StoreError::UnknownPerson)?;
-                    match monitor.overdue(&person.state, now) {
-                        Some(d) => {
-                            record_deregistration(conn, pid, rid, &d, DECIDED_BY_RULE, now)?;
-                            Some((pid, "deregistered".to_string(), rid))
-                        }
-                        None => Some((pid, status, rid)),
-                    }
-                }
-                other => other,
-            };
-            let (person_id, registration_id, new_registration) = match existing {
-                Some((pid, status, rid)) if status == "registered" => (pid, rid, false),
-                Some((pid, _, _)) => {
-                    conn.execute(
-                        "INSERT INTO registrations (person_id, started_at) VALUES (?1, ?2)",
-                        params![pid, to_ms(now)],
-                    )?;
-                    let rid = conn.last_insert_rowid();
-                    conn.execute(
-                        "UPDATE persons SET registration_id = ?2 WHERE id = ?1",
-                        params![pid, rid],
-                    )?;
-                    save_state(conn, pid, &fresh)?;
-                    (pid, rid, true)
-                }
-                None => {
-                    conn.execute(
-                        "INSERT INTO persons (card_number, status, registration_id, \
-                         registration_started_at, deadline_at, presence, created_at) \
-                         VALUES (?1, 'registered', 0, ?2, ?3, 'unknown', ?2)",
-                        params![number, to_ms(now), to_ms(fresh.deadline_at)],
-                    )?;
-                    let pid = conn.last_insert_rowid();
-                    conn.execute(
-                        "INSERT INTO registrations (person_id, started_at) VALUES (?1, ?2)",
-                        params![pid, to_ms(now)],
-                    )?;
-                    let rid = conn.last_insert_rowid();
-                    conn.execute(
-                        "UPDATE persons SET registration_id = ?2 WHERE id = ?1",
-                        params![pid, rid],
-                    )?;
-                    (pid, rid, true)
-                }
-            };
-            if new_registration {
-                add_event(
-                    conn,
-                    person_id,
-                    now,
-                    "registered",
-                    &token.issued_by,
-                    serde_json::json!({"registration_id": registration_id,
-                                       "deadline_at": fresh.deadline_at.to_string()}),
-                )?;
-            }
-            conn.execute(
-                "INSERT INTO binding_tokens (token_hash, person_id, issued_at, expires_at, issued_by) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    token.hash.as_slice(),
-                    person_id,
-                    to_ms(now),
-                    to_ms(token.expires_at),
-                    token.issued_by
-                ],
-            )?;
-            Ok(Enrolment {
-                person_id,
-                registration_id,
-                new_registration,
-            })
-        })
-        .await
+        self.write(move |conn| enrol_in(conn, &monitor, &number, &token, now))
+            .await
     }
 
     async fn bind_device(
