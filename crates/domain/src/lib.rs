@@ -12,6 +12,8 @@
 //!   when a registration is overdue.
 //! - [`eligibility`]: who is in scope of the pilot.
 //! - [`signal`]: observations for human review (kinds, review states).
+//! - [`reminders`]: which push notices a person is due (causes of missing
+//!   data, deadline warnings, check-in reminders), with quiet hours.
 //! - [`staypoints`]: where a person stayed (Li et al. 2008 / trackintel's
 //!   sliding method), the base of the detection signals.
 //! - [`types`]: parsed values from the outside world (coordinates, accuracy, …).
@@ -21,6 +23,7 @@ pub mod calendar;
 pub mod eligibility;
 pub mod geofence;
 pub mod monitor;
+pub mod reminders;
 pub mod rule;
 pub mod signal;
 pub mod staypoints;
