@@ -16,6 +16,7 @@
 
 pub mod model;
 pub mod postgres;
+pub mod push;
 pub mod signals;
 pub mod sqlite;
 mod time;
@@ -29,6 +30,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 pub use model::*;
+pub use push::*;
 pub use signals::*;
 
 /// Storage failures, precise enough for the HTTP layer to map each to a
@@ -72,10 +74,10 @@ pub enum Backend {
 }
 
 /// The storage interface. Every method is one transaction. Areas beyond
-/// the spine have their own traits (e.g. [`SignalStore`]), which `Store`
+/// the spine have their own traits (e.g. [`SignalStore`], [`PushStore`]), which `Store`
 /// includes.
 #[async_trait]
-pub trait Store: SignalStore + Send + Sync + 'static {
+pub trait Store: SignalStore + PushStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Apply pending schema migrations; returns the names applied now.

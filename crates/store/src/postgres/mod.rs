@@ -36,6 +36,7 @@
 //! fixes of the batch are read with one `= ANY(array)` query, so a batch
 //! costs the same handful of round trips whatever its size.
 
+mod push;
 mod signals;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -69,6 +70,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_signals",
         include_str!("../../migrations/postgres/0002_signals.sql"),
+    ),
+    (
+        "0003_push",
+        include_str!("../../migrations/postgres/0003_push.sql"),
     ),
 ];
 

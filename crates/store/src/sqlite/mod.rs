@@ -15,6 +15,7 @@
 //! WAL lets them proceed while the writer works. One process owns a database
 //! file: several server nodes need PostgreSQL.
 
+mod push;
 mod signals;
 
 use std::collections::HashMap;
@@ -43,6 +44,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_signals",
         include_str!("../../migrations/sqlite/0002_signals.sql"),
+    ),
+    (
+        "0003_push",
+        include_str!("../../migrations/sqlite/0003_push.sql"),
     ),
 ];
 
