@@ -5,9 +5,11 @@
 //!   never drift apart.
 //! - [`key`]: a device key pair (P-256), its JWK and RFC 7638 thumbprint,
 //!   and request signing.
+//! - [`push`]: Web Push subscription and check-in bodies.
 //! - [`device`]: an HTTP client that plays one phone (tests, the simulator,
 //!   benchmarks).
 
 pub mod device;
 pub mod key;
 pub mod proto;
+pub mod push;

@@ -308,6 +308,10 @@ pub struct StatusView {
     /// registered. Older servers do not send it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_text: Option<std::collections::BTreeMap<String, String>>,
+    /// When the app last checked in (RFC 3339), if it ever did. Older
+    /// servers do not send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checkin_at: Option<String>,
 }
 
 /// Every error response: a stable machine-readable code and a message.

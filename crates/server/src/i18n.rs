@@ -134,6 +134,12 @@ impl Catalog {
         format(&self.language(lang)?.bundle, id, None)
     }
 
+    /// One message with arguments; None when it is missing or an argument
+    /// it needs was not given.
+    pub fn message_with(&self, lang: &str, id: &str, args: &FluentArgs) -> Option<String> {
+        format(&self.language(lang)?.bundle, id, Some(args))
+    }
+
     /// `deadline` (an instant) in words in `lang`, on its Moscow calendar
     /// day: "until the end of Wednesday, 3 December".
     pub fn deadline_text(&self, lang: &str, deadline: Timestamp) -> Option<String> {

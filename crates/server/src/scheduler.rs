@@ -1,4 +1,5 @@
-//! The scheduler: deregisters people whose monitoring deadline has passed.
+//! The scheduler: deregisters people whose monitoring deadline has passed,
+//! then plans and sends the push notices due (see [`crate::push`]).
 //!
 //! The work is "rows plus a worker": due people are found by the deadline
 //! index, so a run costs in proportion to the people due, not to everyone.
@@ -52,6 +53,11 @@ pub async fn run_forever(state: AppState, shutdown: impl std::future::Future<Out
             _ = ticker.tick() => {
                 if let Err(e) = run_once(&state).await {
                     tracing::warn!(code = e.code, "scheduler run failed; will retry");
+                }
+                if state.config.push.enabled {
+                    if let Err(e) = crate::push::run_once(&state).await {
+                        tracing::warn!(code = e.code, "push run failed; will retry");
+                    }
                 }
             }
         }

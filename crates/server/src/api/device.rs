@@ -245,7 +245,7 @@ pub async fn my_status(
 }
 
 /// What the person sees: status, last monitoring, deadline, presence.
-async fn status_view(
+pub(crate) async fn status_view(
     state: &AppState,
     person_id: i64,
     s: &PersonState,
@@ -272,5 +272,10 @@ async fn status_view(
         presence_since: s.presence_since.map(|t| t.to_string()),
         deregistration_reason,
         deadline_text: registered.then(|| crate::i18n::deadline_texts(s.deadline_at)),
+        last_checkin_at: state
+            .store
+            .last_checkin(person_id)
+            .await?
+            .map(|c| c.checkin.at.to_string()),
     })
 }

@@ -6,8 +6,10 @@ mod app;
 mod device;
 mod enrol;
 mod ops;
+mod push;
 
 use amina_client::proto::*;
+use amina_client::push::*;
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -33,6 +35,10 @@ use crate::state::AppState;
         device::bind,
         device::upload_fixes,
         device::my_status,
+        push::key,
+        push::put_subscription,
+        push::delete_subscription,
+        push::checkin,
         ops::healthz,
         ops::metrics,
     ),
@@ -46,7 +52,13 @@ use crate::state::AppState;
         FixWire,
         IngestResponse,
         StatusView,
-        ErrorBody
+        ErrorBody,
+        PushKeyResponse,
+        PushSubscriptionKeys,
+        PushSubscriptionRequest,
+        PushSubscriptionResponse,
+        CheckinRequest,
+        CheckinResponse
     ))
 )]
 pub struct ApiDoc;
@@ -57,6 +69,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/devices", post(device::bind))
         .route("/v1/fixes", post(device::upload_fixes))
         .route("/v1/me/status", get(device::my_status))
+        .route("/v1/push/key", get(push::key))
+        .route(
+            "/v1/push-subscription",
+            axum::routing::put(push::put_subscription).delete(push::delete_subscription),
+        )
+        .route("/v1/checkins", post(push::checkin))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
