@@ -356,7 +356,8 @@ impl PushRules {
         // The data gap runs from the last monitoring (or the enrolment).
         let gap_start = s.last_monitoring_at.unwrap_or(s.registration_started_at);
         let gap = gap_start.as_millisecond();
-        let since = f.last_checkin.filter(|c| c.at > gap_start);
+        // A check-in at or after the start of the gap describes the gap.
+        let since = f.last_checkin.filter(|c| c.at >= gap_start);
 
         if let Some((checkin, cause)) = since.and_then(|c| Some((c, c.reported_cause()?))) {
             let key = format!("cause:{}:{gap}", cause.as_str());

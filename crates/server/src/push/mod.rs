@@ -87,10 +87,6 @@ async fn http(state: &AppState) -> Result<&reqwest::Client, ApiError> {
         .push
         .http
         .get_or_try_init(|| async {
-            // reqwest is built without a default TLS provider; use ring,
-            // the crypto the rest of the server uses. Installing twice is
-            // harmless (the first one stays).
-            let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(
                     state.config.push.timeout_s.max(1),
@@ -143,8 +139,19 @@ pub async fn run_once(state: &AppState) -> Result<PushRunReport, ApiError> {
         if n > 0 {
             let vapid = vapid(state).await?;
             let http = http(state).await?;
+            // An endpoint found gone in this batch gets nothing more: its
+            // other notices were dropped when the answer was recorded.
+            let mut gone: Vec<String> = Vec::new();
             for item in items {
-                deliver_one(state, &vapid, http, item, &mut report).await?;
+                if gone.contains(&item.endpoint) {
+                    continue;
+                }
+                let endpoint = item.endpoint.clone();
+                if deliver_one(state, &vapid, http, item, &mut report).await?
+                    == DeliveryOutcome::Gone
+                {
+                    gone.push(endpoint);
+                }
             }
         }
         if n < batch as usize {
@@ -160,7 +167,7 @@ async fn deliver_one(
     http: &reqwest::Client,
     item: OutboxItem,
     report: &mut PushRunReport,
-) -> Result<(), ApiError> {
+) -> Result<DeliveryOutcome, ApiError> {
     let cfg = &state.config.push;
     let now = state.clock.now();
     let answer = match render::render(&item.notice, &item.lang)
@@ -216,7 +223,7 @@ async fn deliver_one(
             outcome,
         })
         .await?;
-    Ok(())
+    Ok(outcome)
 }
 
 /// The push service says the subscription is gone: the app may have been

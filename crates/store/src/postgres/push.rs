@@ -507,6 +507,14 @@ impl PushStore for PostgresStore {
                 &[&r.outbox_id, &r.endpoint, &at],
             )
             .await?;
+            // Nothing else can reach the person through it.
+            execute(
+                &tx,
+                "UPDATE push_outbox SET state = 'dropped' WHERE state = 'pending' \
+                 AND person_id = (SELECT person_id FROM push_outbox WHERE id = $1)",
+                &[&r.outbox_id],
+            )
+            .await?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(())

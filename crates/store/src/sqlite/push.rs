@@ -451,6 +451,12 @@ impl PushStore for SqliteStore {
                      AND endpoint = ?2 AND status = 'active'",
                 )?
                 .execute(params![r.outbox_id, r.endpoint, at])?;
+                // Nothing else can reach the person through it.
+                conn.prepare_cached(
+                    "UPDATE push_outbox SET state = 'dropped' WHERE state = 'pending' \
+                     AND person_id = (SELECT person_id FROM push_outbox WHERE id = ?1)",
+                )?
+                .execute(params![r.outbox_id])?;
             }
             Ok(())
         })
