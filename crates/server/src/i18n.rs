@@ -208,7 +208,10 @@ mod tests {
     fn every_key_the_app_uses_exists() {
         let html = include_str!("../assets/app/index.html");
         // Every script of the app; a new module is added here.
-        let scripts = [include_str!("../assets/app/app.js")];
+        let scripts = [
+            include_str!("../assets/app/app.js"),
+            include_str!("../assets/app/push.js"),
+        ];
         let mut used = Vec::new();
         for part in html.split("data-i18n=\"").skip(1) {
             used.push(part.split('"').next().unwrap().to_string());

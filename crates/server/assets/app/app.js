@@ -15,6 +15,9 @@
 // in data-i18n and are re-rendered when the language changes.
 "use strict";
 
+// push.js: notifications, the daily check-in, the permission screen.
+import { initPush, appOpened, noteLocationAttempt, languageChanged } from "./push.js";
+
 /** How often a fix is taken while the app is open. */
 const FIX_INTERVAL_MS = 60_000;
 /** How often a non-empty queue is retried after a failure. */
@@ -254,6 +257,7 @@ async function setLanguage(l) {
   $("lang").value = l;
   renderStrings();
   if (current.status) renderStatus();
+  languageChanged(); // push.js
 }
 
 // ------------------------------------------------------------------ state
@@ -366,6 +370,7 @@ function takeFix() {
 
 async function onPosition(pos) {
   showGeoProblem(null);
+  noteLocationAttempt(null); // push.js
   const c = pos.coords;
   await enqueueFix({
     lat: c.latitude,
@@ -384,6 +389,7 @@ async function onPosition(pos) {
 
 function onGeoError(err) {
   showGeoProblem(err.code === 1 ? "location-off" : "location-unavailable");
+  noteLocationAttempt(err.code); // push.js
 }
 
 function showGeoProblem(key) {
@@ -446,6 +452,7 @@ async function flush() {
 }
 
 function startReporting() {
+  appOpened(); // push.js: check-in, subscription, permission warning
   takeFix();
   refreshStatus();
   clearInterval(current.fixTimer);
@@ -500,6 +507,7 @@ function renderStatus() {
   $("reason-label").hidden = !reason;
   if (reason) say($("reason"), strings[`reason-${reason}`] ? `reason-${reason}` : "reason-other");
   say($("what-now"), s.registered ? "what-now-registered" : "what-now-deregistered");
+  $("last-checkin").textContent = s.last_checkin_at ? moscowTime(s.last_checkin_at) : "—"; // push.js
 }
 
 async function renderQueue() {
@@ -538,6 +546,16 @@ async function main() {
   $("enrol-form").addEventListener("submit", onEnrolSubmit);
   $("send-now").addEventListener("click", takeFix);
   $("refresh").addEventListener("click", refreshStatus);
+  // push.js gets what it needs from here.
+  initPush({
+    signed: (method, path, body) => signed(method, path, body, current.keys, current.deviceId),
+    say,
+    lang: () => lang,
+    enrolled: () => Boolean(current.keys && current.deviceId),
+    queueCount,
+    batteryPct,
+    moscowTime,
+  });
   window.addEventListener("online", onConnectivity);
   window.addEventListener("offline", onConnectivity);
   $("offline").hidden = navigator.onLine;
