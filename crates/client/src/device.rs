@@ -64,7 +64,17 @@ impl DeviceClient {
     ) -> Result<T, ClientError> {
         let status = resp.status();
         if status.is_success() {
-            return Ok(resp.json().await?);
+            let bytes = resp.bytes().await?;
+            // An empty answer (204) reads as JSON null, i.e. `()`.
+            let text: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+            return serde_json::from_slice(text).map_err(|e| ClientError::Api {
+                status: status.as_u16(),
+                body: ErrorBody {
+                    error: "unparsable_answer".into(),
+                    message: e.to_string(),
+                    detail: None,
+                },
+            });
         }
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(ErrorBody {
@@ -132,6 +142,47 @@ impl DeviceClient {
             .http
             .post(format!("{}{}", self.base, path))
             .json(body)
+            .send()
+            .await?;
+        Self::decode(resp).await
+    }
+
+    /// A request of any method signed by the bound device.
+    pub async fn signed<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<T, ClientError> {
+        let id = self.device_id.as_deref().ok_or(ClientError::NotBound)?;
+        let created = (self.clock)().as_second();
+        let h = self.key.sign_request(method, path, body, id, created);
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .expect("callers pass a valid method name");
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .header(SIGNATURE_INPUT, h.signature_input)
+            .header(SIGNATURE, h.signature);
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_vec());
+        }
+        if let Some(d) = h.content_digest {
+            req = req.header(CONTENT_DIGEST, d);
+        }
+        Self::decode(req.send().await?).await
+    }
+
+    /// An unsigned GET.
+    pub async fn unsigned_get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, ClientError> {
+        let resp = self
+            .http
+            .get(format!("{}{}", self.base, path))
             .send()
             .await?;
         Self::decode(resp).await

@@ -5,6 +5,7 @@
 //!   never drift apart.
 //! - [`key`]: a device key pair (P-256), its JWK and RFC 7638 thumbprint,
 //!   and request signing.
+//! - [`push`]: Web Push subscription and check-in bodies.
 //! - [`device`]: an HTTP client that plays one phone (tests, the simulator,
 //!   benchmarks).
 //! - [`stay`]: wire types and calls for place-of-stay notices, "my data"
@@ -13,4 +14,5 @@
 pub mod device;
 pub mod key;
 pub mod proto;
+pub mod push;
 pub mod stay;

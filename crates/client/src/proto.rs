@@ -311,6 +311,10 @@ pub struct StatusView {
     /// The place-of-stay notice in force, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place_of_stay: Option<crate::stay::NoticeView>,
+    /// When the app last checked in (RFC 3339), if it ever did. Older
+    /// servers do not send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checkin_at: Option<String>,
 }
 
 /// Every error response: a stable machine-readable code and a message.

@@ -18,6 +18,8 @@
 //! - [`enrolment_code`]: one-time codes for operator-assisted enrolment.
 //! - [`signal`]: observations for human review (kinds, review states).
 //! - [`stay`]: the address register and place-of-stay notices.
+//! - [`reminders`]: which push notices a person is due (causes of missing
+//!   data, deadline warnings, check-in reminders), with quiet hours.
 //! - [`staypoints`]: where a person stayed (Li et al. 2008 / trackintel's
 //!   sliding method), the base of the detection signals.
 //! - [`types`]: parsed values from the outside world (coordinates, accuracy, …).
@@ -31,6 +33,7 @@ pub mod enrolment_code;
 pub mod geofence;
 pub mod monitor;
 pub mod names;
+pub mod reminders;
 pub mod rule;
 pub mod signal;
 pub mod stay;

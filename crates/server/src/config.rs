@@ -29,6 +29,7 @@ pub struct Config {
     pub console: ConsoleConfig,
     pub stay: StayConfig,
     pub retention: RetentionConfig,
+    pub push: PushConfig,
 }
 
 impl Default for Config {
@@ -47,6 +48,7 @@ impl Default for Config {
             console: ConsoleConfig::default(),
             stay: StayConfig::default(),
             retention: RetentionConfig::default(),
+            push: PushConfig::default(),
         }
     }
 }
@@ -280,6 +282,75 @@ impl Default for ConsoleConfig {
     }
 }
 
+/// Web Push (RFC 8030/8291/8292) and the push rules
+/// (`amina_domain::reminders`). Times of day are Moscow wall-clock `HH:MM`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushConfig {
+    /// Plan and send pushes in the scheduler.
+    pub enabled: bool,
+    /// The VAPID `sub` claim: how a push service reaches the operator
+    /// (`mailto:` or `https:` URL).
+    pub contact: String,
+    /// "No fix received for N hours".
+    pub no_fix_hours: u32,
+    /// A problem the app reported (location off, no GNSS, fixes queued)
+    /// is pushed when no fix followed within this many minutes.
+    pub cause_grace_minutes: u32,
+    /// Remind a person who has not opened the app today, from this time.
+    pub checkin_reminder_at: String,
+    /// Quiet hours: no push from `quiet_start` to `quiet_end` (may span
+    /// midnight; equal times mean none). Notices wait, they are not dropped.
+    pub quiet_start: String,
+    pub quiet_end: String,
+    /// Look at every subscribed person at least this often.
+    pub recheck_hours: u32,
+    /// How long a push service keeps an undelivered message (TTL header).
+    pub ttl_s: u32,
+    /// Attempts per notice before it fails (429/5xx/network errors retry).
+    pub max_attempts: u32,
+    /// Retry backoff: `retry_base_s * 2^(attempt-1)`, at most `retry_max_s`
+    /// (a push service's Retry-After wins when longer).
+    pub retry_base_s: u64,
+    pub retry_max_s: u64,
+    /// A notice decided longer ago than this is not sent any more.
+    pub give_up_after_hours: u32,
+    /// A claimed notice is claimed again after this long if its sender
+    /// never recorded an answer (it crashed): at-least-once delivery.
+    pub lease_s: u64,
+    /// Timeout of one request to a push service.
+    pub timeout_s: u64,
+    /// Accept `http://` endpoints on loopback addresses (tests only: real
+    /// push services are https).
+    pub allow_loopback_http: bool,
+    /// Notices sent per batch.
+    pub batch_size: u32,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        PushConfig {
+            enabled: true,
+            contact: "mailto:push-admin@amina.invalid".into(),
+            no_fix_hours: 24,
+            cause_grace_minutes: 60,
+            checkin_reminder_at: "18:00".into(),
+            quiet_start: "22:00".into(),
+            quiet_end: "08:00".into(),
+            recheck_hours: 6,
+            ttl_s: 12 * 3600,
+            max_attempts: 8,
+            retry_base_s: 60,
+            retry_max_s: 3600,
+            give_up_after_hours: 24,
+            lease_s: 120,
+            timeout_s: 10,
+            allow_loopback_http: false,
+            batch_size: 200,
+        }
+    }
+}
+
 /// Place-of-stay notices and the address search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -311,6 +382,38 @@ pub struct RetentionConfig {
 impl Default for RetentionConfig {
     fn default() -> Self {
         RetentionConfig { fix_days: 90 }
+    }
+}
+
+impl PushConfig {
+    /// The domain's push rules from these settings.
+    pub fn rules(&self) -> Result<amina_domain::reminders::PushRules, ConfigError> {
+        use amina_domain::reminders::{PushRules, QuietHours};
+        use jiff::SignedDuration;
+        let time = |name: &str, v: &str| {
+            v.parse::<jiff::civil::Time>()
+                .map_err(|e| ConfigError(format!("push.{name} = {v:?} is not HH:MM: {e}")))
+        };
+        if self.no_fix_hours == 0 || self.recheck_hours == 0 {
+            return Err(ConfigError(
+                "push.no_fix_hours and push.recheck_hours must be positive".into(),
+            ));
+        }
+        if !(self.contact.starts_with("mailto:") || self.contact.starts_with("https://")) {
+            return Err(ConfigError(
+                "push.contact must be a mailto: or https: URL".into(),
+            ));
+        }
+        Ok(PushRules {
+            no_fix_after: SignedDuration::from_hours(i64::from(self.no_fix_hours)),
+            cause_grace: SignedDuration::from_mins(i64::from(self.cause_grace_minutes)),
+            checkin_reminder_at: time("checkin_reminder_at", &self.checkin_reminder_at)?,
+            quiet: QuietHours {
+                start: time("quiet_start", &self.quiet_start)?,
+                end: time("quiet_end", &self.quiet_end)?,
+            },
+            recheck_within: SignedDuration::from_hours(i64::from(self.recheck_hours)),
+        })
     }
 }
 
@@ -347,6 +450,7 @@ impl Config {
             "console",
             "stay",
             "retention",
+            "push",
         ];
         let env = Env::prefixed("AMINA_").split("__").filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
@@ -393,6 +497,18 @@ mod tests {
         assert_eq!(c.rules.window_kind, DayKind::Working);
         assert_eq!(c.scope.citizenships.len(), 9);
         assert!(c.database_url().starts_with("sqlite:"));
+        let push = c.push.rules().unwrap();
+        assert_eq!(push, amina_domain::reminders::PushRules::default());
+    }
+
+    #[test]
+    fn bad_push_times_are_refused() {
+        let mut c = Config::default();
+        c.push.quiet_start = "25:00".into();
+        assert!(c.push.rules().is_err());
+        let mut c = Config::default();
+        c.push.contact = "push-admin".into();
+        assert!(c.push.rules().is_err());
     }
 
     #[test]

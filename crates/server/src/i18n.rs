@@ -173,7 +173,8 @@ impl Catalog {
         format(&self.language(lang)?.bundle, id, None)
     }
 
-    /// One message with arguments.
+    /// One message with arguments; None when it is missing or an argument
+    /// it needs was not given.
     pub fn message_with(&self, lang: &str, id: &str, args: &FluentArgs) -> Option<String> {
         format(&self.language(lang)?.bundle, id, Some(args))
     }
@@ -280,6 +281,7 @@ mod tests {
         let scripts = [
             include_str!("../assets/app/app.js"),
             include_str!("../assets/app/stay.js"),
+            include_str!("../assets/app/push.js"),
         ];
         let mut used = Vec::new();
         for part in html.split("data-i18n=\"").skip(1) {

@@ -12,6 +12,7 @@ pub mod detection_job;
 pub mod error;
 pub mod i18n;
 pub mod proof;
+pub mod push;
 pub mod scheduler;
 pub mod state;
 pub mod telemetry;
@@ -29,6 +30,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The VAPID key pair is made on the first start and stored (see
+    // `push::vapid`); a failure here is retried on first use.
+    if let Err(e) = push::vapid(&state).await {
+        tracing::warn!(error = %e, "VAPID key not ready yet");
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scheduler = if state.config.scheduler.enabled {
         let s = state.clone();

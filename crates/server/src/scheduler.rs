@@ -1,5 +1,6 @@
 //! The scheduler: deregisters people whose monitoring deadline has passed,
-//! and once a day runs the detection job ([`crate::detection_job`]).
+//! plans and sends the push notices due (see [`crate::push`]), and once a
+//! day runs the detection job ([`crate::detection_job`]).
 //!
 //! The work is "rows plus a worker": due people are found by the deadline
 //! index, so a run costs in proportion to the people due, not to everyone.
@@ -98,6 +99,11 @@ pub async fn run_forever(state: AppState, shutdown: impl std::future::Future<Out
                 }
                 if state.config.scheduler.detection_enabled {
                     detect_daily(&state, &mut detected_day).await;
+                }
+                if state.config.push.enabled {
+                    if let Err(e) = crate::push::run_once(&state).await {
+                        tracing::warn!(code = e.code, "push run failed; will retry");
+                    }
                 }
             }
         }

@@ -28,6 +28,8 @@ pub struct Inner {
     /// is checked by the store inside each transaction.
     pub device_keys: RwLock<HashMap<String, Arc<DeviceKeyEntry>>>,
     pub metrics: PrometheusHandle,
+    /// Web Push: rules, VAPID key, HTTP client.
+    pub push: crate::push::PushRuntime,
 }
 
 pub struct DeviceKeyEntry {
@@ -49,9 +51,11 @@ impl AppState {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let push = crate::push::PushRuntime::new(&config.push);
         AppState(Arc::new(Inner {
             store,
             monitor,
+            push,
             config,
             clock,
             device_keys: RwLock::new(HashMap::new()),

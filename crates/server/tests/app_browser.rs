@@ -355,7 +355,11 @@ async fn shell_opens_offline_and_language_switch_changes_every_string() {
             "caches.open('amina-shell-v2').then(c => c.keys()).then(k => k.length)",
         )
         .await;
-    assert_eq!(cached, json!(13), "page, files, icons and five languages");
+    assert_eq!(
+        cached,
+        json!(14),
+        "page, files (with stay.js and push.js), icons and five languages"
+    );
     let manifest = page
         .js("fetch('/app/manifest.webmanifest').then(r => r.json())")
         .await;
@@ -553,4 +557,297 @@ async fn offline_fixes_survive_a_reload_and_flush_without_duplicates() {
             .message("ru", "sync-sent")
             .unwrap()
     );
+}
+
+// ------------------------------------------------ notifications (push.js)
+
+/// Stands in for the browser vendor's push service, which Chromium reaches
+/// over the internet to subscribe (and which never answers here):
+/// `pushManager.subscribe` returns a subscription with a real P-256 key
+/// made by WebCrypto, and records the applicationServerKey it was given.
+/// Everything else — the app's code, the signed request, the server — is
+/// the real thing.
+const PUSH_SERVICE_STAND_IN: &str = r#"
+(() => {
+  const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  PushManager.prototype.subscribe = async function (options) {
+    const pair = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+    const raw = await crypto.subtle.exportKey("raw", pair.publicKey);
+    const auth = crypto.getRandomValues(new Uint8Array(16));
+    const key = new Uint8Array(options.applicationServerKey);
+    window.__subscribedWith = b64url(key);
+    const json = { endpoint: "https://push.example/wp/" + b64url(auth), expirationTime: null,
+                   keys: { p256dh: b64url(raw), auth: b64url(auth) } };
+    return { options: { applicationServerKey: key.buffer }, toJSON: () => json,
+             unsubscribe: async () => true };
+  };
+  PushManager.prototype.getSubscription = async function () { return null; };
+})();
+"#;
+
+/// With notifications allowed, the app subscribes with the server's VAPID
+/// key and sends the subscription (signed, with its language) to the real
+/// server; a push delivered to its service worker (DevTools'
+/// ServiceWorker.deliverPushMessage, as a push service would) is shown as a
+/// notification with the notice's tag, once however often it arrives.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delivered_push_is_shown_as_a_notification() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let server = Server::spawn().await;
+    let page = browser.page(&server.base).await;
+    page.cmd(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({"source": PUSH_SERVICE_STAND_IN}),
+    )
+    .await;
+    browser
+        .call(
+            None,
+            "Browser.grantPermissions",
+            json!({"origin": server.base, "permissions": ["geolocation", "notifications"]}),
+        )
+        .await
+        .expect("grant notifications");
+    page.cmd("ServiceWorker.enable", json!({})).await;
+    page.open_app().await;
+    page.enrol_and_report("AB0000001", "secret-one").await;
+    let pid = server.person_id("AB0000001").await.expect("enrolled");
+    let state = page
+        .wait_for(
+            "the subscription",
+            "document.getElementById('push-state').dataset.state",
+        )
+        .await;
+    assert_eq!(
+        state,
+        json!("on"),
+        "{:?}",
+        page.js("document.getElementById('push-state').dataset.reason")
+            .await
+    );
+    assert_eq!(page.text("push-state").await, t(&page, "push-on").await);
+    let vapid = reqwest::get(format!("{}/v1/push/key", server.base))
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.js("window.__subscribedWith").await,
+        vapid["public_key"]
+    );
+    let lang = page.js("document.documentElement.lang").await;
+    let s = server
+        .state
+        .store
+        .subscription(pid)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(json!(s.lang), lang);
+    assert!(s.endpoint.starts_with("https://push.example/wp/"));
+    assert_eq!(s.p256dh.len(), 65);
+    // A language switch re-sends it: notices follow the app's language.
+    page.choose_language("tg").await;
+    eventually("the subscription in Tajik", || async {
+        server
+            .state
+            .store
+            .subscription(pid)
+            .await
+            .unwrap()
+            .unwrap()
+            .lang
+            == "tg"
+    })
+    .await;
+    // The check-in of this opening reached the server.
+    eventually("the check-in", || async {
+        server
+            .state
+            .store
+            .last_checkin(pid)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let c = server.state.store.last_checkin(pid).await.unwrap().unwrap();
+    assert_eq!(c.checkin.location.as_str(), "granted");
+    assert_eq!(c.checkin.notifications.as_str(), "granted");
+
+    // The service worker's registration, from the DevTools events.
+    let registration = {
+        let started = Instant::now();
+        loop {
+            let found = browser.events.lock().unwrap().iter().find_map(|e| {
+                (e["method"] == "ServiceWorker.workerRegistrationUpdated")
+                    .then(|| e["params"]["registrations"].as_array().cloned())
+                    .flatten()
+                    .and_then(|regs| {
+                        regs.into_iter().find(|r| {
+                            r["scopeURL"].as_str().is_some_and(|u| u.ends_with("/app/"))
+                                && r["isDeleted"] == false
+                        })
+                    })
+            });
+            if let Some(r) = found {
+                break r["registrationId"].as_str().unwrap().to_string();
+            }
+            assert!(started.elapsed() < WAIT, "no service worker registration");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let notice = json!({
+        "title": "Нет геолокации уже 24 ч.",
+        "body": "Приложение не открывали.",
+        "tag": "no_fix:1764345600000",
+        "kind": "no_fix",
+        "url": "/app/",
+    });
+    for _ in 0..2 {
+        // Twice: at-least-once delivery must not show two notifications.
+        page.cmd(
+            "ServiceWorker.deliverPushMessage",
+            json!({"origin": server.base, "registrationId": registration, "data": notice.to_string()}),
+        )
+        .await;
+    }
+    let shown = page
+        .wait_for(
+            "the notification",
+            "navigator.serviceWorker.ready.then(r => r.getNotifications()) \
+             .then(ns => ns.length ? ns.map(n => [n.title, n.body, n.tag]) : null)",
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!([[
+            "Нет геолокации уже 24 ч.",
+            "Приложение не открывали.",
+            "no_fix:1764345600000"
+        ]])
+    );
+}
+
+/// With location blocked, the status screen warns, and the permission
+/// screen shows "blocked" with what to do in the phone's settings, in the
+/// chosen language; the check-in tells the server.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_permission_screen_says_what_to_do_when_location_is_denied() {
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let server = Server::spawn().await;
+    let page = browser.page(&server.base).await;
+    browser
+        .call(
+            None,
+            "Browser.setPermission",
+            json!({"origin": server.base, "permission": {"name": "geolocation"}, "setting": "denied"}),
+        )
+        .await
+        .expect("deny geolocation");
+    page.open_app().await;
+    page.choose_language("ru").await;
+    page.enrol("AB0000002", "secret-two").await;
+    page.wait_for(
+        "the status screen",
+        "document.body.dataset.screen === 'status'",
+    )
+    .await;
+    page.wait_for(
+        "the permission warning",
+        "!document.getElementById('perm-warning').hidden",
+    )
+    .await;
+    page.js("document.getElementById('perm-open').click()")
+        .await;
+    page.wait_for(
+        "the permission screen",
+        "document.body.dataset.screen === 'permissions' \
+         && document.getElementById('perm-location-state').dataset.state === 'denied'",
+    )
+    .await;
+    assert_eq!(
+        page.text("perm-location-state").await,
+        t_ru("perm-state-denied")
+    );
+    assert_eq!(
+        page.text("perm-location-help").await,
+        t_ru("perm-location-denied-help")
+    );
+    assert_eq!(
+        page.js("document.getElementById('perm-location-help').hidden")
+            .await,
+        json!(false)
+    );
+    // Notifications: headless Chromium answers "denied" where a phone says
+    // "prompt"; either way the screen offers the matching way out.
+    let notifications = page
+        .js("document.getElementById('perm-notifications-state').dataset.state")
+        .await;
+    let (ask_hidden, help_hidden) = match notifications.as_str().unwrap() {
+        "prompt" => (false, true),
+        "denied" => (true, false),
+        other => panic!("notifications: {other}"),
+    };
+    assert_eq!(
+        page.js("document.getElementById('perm-notifications-ask').hidden")
+            .await,
+        json!(ask_hidden)
+    );
+    assert_eq!(
+        page.js("document.getElementById('perm-notifications-help').hidden")
+            .await,
+        json!(help_hidden)
+    );
+    page.screenshot("permissions-ru").await;
+    page.choose_language("en").await;
+    assert_eq!(page.text("perm-location-state").await, "Blocked");
+    assert!(page
+        .text("perm-location-help")
+        .await
+        .starts_with("Location is blocked."));
+    page.screenshot("permissions-en").await;
+    page.js("document.getElementById('perm-back').click()")
+        .await;
+    page.wait_for(
+        "the status screen again",
+        "document.body.dataset.screen === 'status'",
+    )
+    .await;
+
+    let pid = server.person_id("AB0000002").await.unwrap();
+    eventually("the check-in", || async {
+        server
+            .state
+            .store
+            .last_checkin(pid)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let c = server.state.store.last_checkin(pid).await.unwrap().unwrap();
+    assert_eq!(c.checkin.location.as_str(), "denied");
+    assert_eq!(c.checkin.geo_error.map(|e| e.code()), Some(1));
+}
+
+/// A Russian message, resolved by the server's catalog.
+fn t_ru(id: &str) -> String {
+    amina_server::i18n::catalog()
+        .message("ru", id)
+        .unwrap_or_else(|| panic!("no message {id}"))
+}
+
+/// A message in the page's current language.
+async fn t(page: &Page<'_>, id: &str) -> String {
+    let lang = page.js("document.documentElement.lang").await;
+    amina_server::i18n::catalog()
+        .message(lang.as_str().unwrap(), id)
+        .unwrap_or_else(|| panic!("no message {id}"))
 }

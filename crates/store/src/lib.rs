@@ -19,6 +19,7 @@ pub mod console;
 pub mod detection;
 pub mod model;
 pub mod postgres;
+pub mod push;
 pub mod signals;
 pub mod sqlite;
 pub mod stay;
@@ -36,6 +37,7 @@ pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore, ChainBreak};
 pub use console::*;
 pub use detection::*;
 pub use model::*;
+pub use push::*;
 pub use signals::*;
 pub use stay::*;
 
@@ -86,11 +88,19 @@ pub enum Backend {
 
 /// The storage interface. Every method is one transaction. Areas beyond
 /// the spine have their own traits (e.g. [`SignalStore`], [`ConsoleStore`],
-/// [`AuditStore`], [`StayStore`], [`DetectionStore`]), which `Store`
-/// includes.
+/// [`AuditStore`], [`StayStore`], [`PushStore`], [`DetectionStore`]), which
+/// `Store` includes.
 #[async_trait]
 pub trait Store:
-    SignalStore + DetectionStore + ConsoleStore + AuditStore + StayStore + Send + Sync + 'static
+    SignalStore
+    + DetectionStore
+    + ConsoleStore
+    + AuditStore
+    + StayStore
+    + PushStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 

@@ -17,6 +17,8 @@
 
 // stay.js: place of stay, my data, enrolment by code, lost-phone help.
 import { initStay, renderPlace } from "./stay.js";
+// push.js: notifications, the daily check-in, the permission screen.
+import { initPush, appOpened, noteLocationAttempt, languageChanged } from "./push.js";
 
 /** How often a fix is taken while the app is open. */
 const FIX_INTERVAL_MS = 60_000;
@@ -258,6 +260,7 @@ async function setLanguage(l) {
   $("lang").value = l;
   renderStrings();
   if (current.status) renderStatus();
+  languageChanged(); // push.js
 }
 
 // ------------------------------------------------------------------ state
@@ -374,6 +377,7 @@ function takeFix() {
 
 async function onPosition(pos) {
   showGeoProblem(null);
+  noteLocationAttempt(null); // push.js
   const c = pos.coords;
   await enqueueFix({
     lat: c.latitude,
@@ -392,6 +396,7 @@ async function onPosition(pos) {
 
 function onGeoError(err) {
   showGeoProblem(err.code === 1 ? "location-off" : "location-unavailable");
+  noteLocationAttempt(err.code); // push.js
 }
 
 function showGeoProblem(key) {
@@ -454,6 +459,7 @@ async function flush() {
 }
 
 function startReporting() {
+  appOpened(); // push.js: check-in, subscription, permission warning
   takeFix();
   refreshStatus();
   clearInterval(current.fixTimer);
@@ -509,6 +515,7 @@ function renderStatus() {
   if (reason) say($("reason"), strings[`reason-${reason}`] ? `reason-${reason}` : "reason-other");
   say($("what-now"), s.registered ? "what-now-registered" : "what-now-deregistered");
   renderPlace(s); // stay.js
+  $("last-checkin").textContent = s.last_checkin_at ? moscowTime(s.last_checkin_at) : "—"; // push.js
 }
 
 async function renderQueue() {
@@ -547,6 +554,16 @@ async function main() {
   $("enrol-form").addEventListener("submit", onEnrolSubmit);
   $("send-now").addEventListener("click", takeFix);
   $("refresh").addEventListener("click", refreshStatus);
+  // push.js gets what it needs from here.
+  initPush({
+    signed: (method, path, body) => signed(method, path, body, current.keys, current.deviceId),
+    say,
+    lang: () => lang,
+    enrolled: () => Boolean(current.keys && current.deviceId),
+    queueCount,
+    batteryPct,
+    moscowTime,
+  });
   window.addEventListener("online", onConnectivity);
   window.addEventListener("offline", onConnectivity);
   $("offline").hidden = navigator.onLine;

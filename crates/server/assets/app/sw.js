@@ -1,6 +1,7 @@
 // The app's service worker: keeps the app shell (page, code, styles, icons,
-// every language's strings) so the app opens without network. Fixes are not
-// its business: the page queues them in IndexedDB and uploads them itself.
+// every language's strings) so the app opens without network, and shows the
+// server's push notices. Fixes are not its business: the page queues them in
+// IndexedDB and uploads them itself.
 //
 // Cache-first, versioned: change VERSION whenever any shell file changes;
 // the new worker then fills a new cache and deletes the old ones.
@@ -13,6 +14,7 @@ const SHELL = [
   "/app/index.html",
   "/app/app.js",
   "/app/stay.js",
+  "/app/push.js",
   "/app/app.css",
   "/app/manifest.webmanifest",
   "/app/icon-192.png",
@@ -50,5 +52,46 @@ self.addEventListener("fetch", (event) => {
     caches.open(VERSION)
       .then((cache) => cache.match(key))
       .then((hit) => hit || fetch(req)),
+  );
+});
+
+// ------------------------------------------------------------------ push
+// The server's notice, decrypted by the browser: {title, body, tag, url}.
+// The tag is the notice's occurrence key, so a repeated delivery replaces
+// the notification instead of adding a second one.
+self.addEventListener("push", (event) => {
+  let notice = {};
+  try {
+    notice = event.data ? event.data.json() : {};
+  } catch (e) {
+    notice = {};
+  }
+  event.waitUntil(
+    self.registration.showNotification(notice.title || "Amina", {
+      body: notice.body || "",
+      tag: notice.tag || "amina",
+      icon: "/app/icon-192.png",
+      data: { url: "/app/" },
+    }),
+  );
+});
+
+// A tap opens the app (or brings an open one forward).
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const open = windows.find((w) => new URL(w.url).pathname.startsWith("/app/"));
+      return open ? open.focus() : self.clients.openWindow("/app/");
+    }),
+  );
+});
+
+// The browser replaced the subscription: an open page re-sends it.
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil(
+    self.clients.matchAll({ type: "window" }).then((windows) => {
+      windows.forEach((w) => w.postMessage({ type: "pushsubscriptionchange" }));
+    }),
   );
 });

@@ -246,7 +246,7 @@ pub async fn my_status(
 }
 
 /// What the person sees: status, last monitoring, deadline, presence.
-async fn status_view(
+pub(crate) async fn status_view(
     state: &AppState,
     person_id: i64,
     s: &PersonState,
@@ -274,5 +274,10 @@ async fn status_view(
         deregistration_reason,
         deadline_text: registered.then(|| crate::i18n::deadline_texts(s.deadline_at)),
         place_of_stay: None,
+        last_checkin_at: state
+            .store
+            .last_checkin(person_id)
+            .await?
+            .map(|c| c.checkin.at.to_string()),
     })
 }

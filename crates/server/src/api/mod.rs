@@ -6,9 +6,11 @@ mod app;
 mod device;
 mod enrol;
 mod ops;
+mod push;
 mod stay;
 
 use amina_client::proto::*;
+use amina_client::push::*;
 use axum::body::{Body, Bytes};
 use axum::handler::Handler;
 use axum::http::Method;
@@ -40,6 +42,10 @@ use crate::state::AppState;
         stay::submit_notice,
         stay::list_notices,
         stay::my_data,
+        push::key,
+        push::put_subscription,
+        push::delete_subscription,
+        push::checkin,
         ops::healthz,
         ops::metrics,
     ),
@@ -70,6 +76,12 @@ use crate::state::AppState;
         amina_client::stay::FixesView,
         amina_client::stay::SignalView,
         amina_client::stay::AccessesView,
+        PushKeyResponse,
+        PushSubscriptionKeys,
+        PushSubscriptionRequest,
+        PushSubscriptionResponse,
+        CheckinRequest,
+        CheckinResponse
     ))
 )]
 pub struct ApiDoc;
@@ -114,6 +126,14 @@ fn routes() -> Routes {
         .add(Method::POST, "/v1/notices", stay::submit_notice)
         .add(Method::GET, "/v1/notices", stay::list_notices)
         .add(Method::GET, "/v1/me/data", stay::my_data)
+        .add(Method::GET, "/v1/push/key", push::key)
+        .add(Method::PUT, "/v1/push-subscription", push::put_subscription)
+        .add(
+            Method::DELETE,
+            "/v1/push-subscription",
+            push::delete_subscription,
+        )
+        .add(Method::POST, "/v1/checkins", push::checkin)
         .add(Method::GET, "/healthz", ops::healthz)
         .add(Method::GET, "/metrics", ops::metrics)
         .add(Method::GET, "/openapi.json", ops::openapi)

@@ -205,6 +205,20 @@ pub const RULES: &[Rule] = &[
     ),
     rule("GET", "/v1/notices", "device.notices", Access::Device),
     rule("GET", "/v1/me/data", "device.my_data", Access::Device),
+    rule("GET", "/v1/push/key", "device.push_key", Access::Public),
+    rule(
+        "PUT",
+        "/v1/push-subscription",
+        "device.push_subscribe",
+        Access::Device,
+    ),
+    rule(
+        "DELETE",
+        "/v1/push-subscription",
+        "device.push_unsubscribe",
+        Access::Device,
+    ),
+    rule("POST", "/v1/checkins", "device.checkin", Access::Device),
 ];
 
 /// The rule for a route.

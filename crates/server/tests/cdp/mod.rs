@@ -28,6 +28,8 @@ pub struct Browser {
     child: tokio::process::Child,
     sink: tokio::sync::Mutex<WsSink>,
     pending: Pending,
+    /// Events (messages without an id), for the few tests that need one.
+    pub events: Arc<Mutex<Vec<Value>>>,
     next_id: AtomicU64,
     _profile: tempfile::TempDir,
 }
@@ -86,14 +88,17 @@ impl Browser {
         let (sink, mut stream) = ws.split();
         let pending: Pending = Arc::default();
         let reader_pending = pending.clone();
+        let events: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let reader_events = events.clone();
         tokio::spawn(async move {
             while let Some(Ok(msg)) = stream.next().await {
                 let Message::Text(text) = msg else { continue };
                 let Ok(v) = serde_json::from_str::<Value>(&text) else {
                     continue;
                 };
-                // Events (no id) are not needed: tests poll the page.
+                // Events (no id) are kept; most tests poll the page instead.
                 let Some(id) = v.get("id").and_then(Value::as_u64) else {
+                    reader_events.lock().unwrap().push(v);
                     continue;
                 };
                 if let Some(tx) = reader_pending.lock().unwrap().remove(&id) {
@@ -108,6 +113,7 @@ impl Browser {
             child,
             sink: tokio::sync::Mutex::new(sink),
             pending,
+            events,
             next_id: AtomicU64::new(1),
             _profile: profile,
         })

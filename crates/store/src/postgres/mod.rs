@@ -39,6 +39,7 @@
 mod audit;
 mod console;
 mod detection;
+mod push;
 mod signals;
 mod stay;
 
@@ -73,6 +74,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_signals",
         include_str!("../../migrations/postgres/0002_signals.sql"),
+    ),
+    (
+        "0003_push",
+        include_str!("../../migrations/postgres/0003_push.sql"),
     ),
     (
         "0004_stay",

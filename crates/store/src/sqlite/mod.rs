@@ -18,6 +18,7 @@
 mod audit;
 mod console;
 mod detection;
+mod push;
 mod signals;
 mod stay;
 
@@ -47,6 +48,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_signals",
         include_str!("../../migrations/sqlite/0002_signals.sql"),
+    ),
+    (
+        "0003_push",
+        include_str!("../../migrations/sqlite/0003_push.sql"),
     ),
     (
         "0004_stay",
