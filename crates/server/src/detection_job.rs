@@ -93,8 +93,8 @@ fn signals_of(person_id: i64, date: Date, f: &DailyFindings, at: Timestamp) -> V
 }
 
 /// Process Moscow day `date` for everybody who reported since the evening
-/// before it. `registered` gives a person's registered place of stay, if
-/// any.
+/// before it; a person's place-of-stay notice in force, if any, is the
+/// registered address the inferred home is compared with.
 pub async fn run_for_day(
     store: &SharedStore,
     calendar: &ProductionCalendar,
@@ -148,10 +148,17 @@ pub async fn run_for_day(
                 .iter()
                 .map(track_fix)
                 .collect();
+            // The place of stay in force: the "lives elsewhere" comparison.
+            let registered = store
+                .notices(person_id)
+                .await?
+                .into_iter()
+                .find(|n| n.state == amina_domain::stay::NoticeState::Current)
+                .map(|n| (n.address.position.lat(), n.address.position.lon()));
             let findings = run_day(
                 date,
                 &clean(&fixes),
-                None,
+                registered,
                 &mut history,
                 &is_working_day,
                 moscow(),

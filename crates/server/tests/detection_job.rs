@@ -161,6 +161,84 @@ async fn scenario(s: SharedStore) {
         .is_empty());
 }
 
+/// A person sleeping at FLAT for two weeks but registered (by notice) at an
+/// address across the city: the job compares the inferred home with the
+/// notice in force and raises "lives elsewhere" once for the week.
+async fn lives_elsewhere_scenario(s: SharedStore) {
+    use amina_domain::stay::{Address, AddressId, NoticeRules};
+    s.migrate().await.unwrap();
+    let m = monitor();
+    let start = date(2025, 11, 3);
+    let person = person_with_days(&s, &m, "UZ7000003", start, 14, true).await;
+    let far = Address {
+        id: AddressId::parse("demo-far-1").unwrap(),
+        region: "RU-MOW".into(),
+        municipality: "Москва".into(),
+        street: "улица Вилиса Лациса".into(),
+        house: "1".into(),
+        flat: Some("5".into()),
+        residential: true,
+        position: Coordinates::parse(55.8532, 37.4313).unwrap(),
+    };
+    s.import_addresses(vec![far.clone()], msk(start, 1, 0))
+        .await
+        .unwrap();
+    s.submit_notice(
+        NoticeRules::default(),
+        m.geofence.clone(),
+        amina_store::NewNotice {
+            person_id: person,
+            address_id: far.id.clone(),
+            date_from: start,
+            host_name: None,
+        },
+        msk(start, 1, 0),
+    )
+    .await
+    .unwrap();
+    let params = DailyParams::default();
+    for d in 0..14 {
+        let day = start.checked_add(jiff::Span::new().days(d)).unwrap();
+        let now = msk(day, 23, 59) + SignedDuration::from_hours(8);
+        run_for_day(&s, &m.calendar, day, &params, now)
+            .await
+            .unwrap();
+    }
+    let found = s
+        .signals(SignalQuery {
+            person_id: Some(person),
+            kind: Some(SignalKind::LivesElsewhere),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Weeks 45 (from Thursday, 4 nights seen) and 46.
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0]
+        .explanation
+        .contains("from the registered place of stay"));
+    assert!(found[0].evidence["distance_m"].as_f64().unwrap() > 20_000.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lives_elsewhere_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = amina_store::sqlite::SqliteStore::open(dir.path().join("a.db")).unwrap();
+    lives_elsewhere_scenario(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lives_elsewhere_on_postgres() {
+    let Some(db) = amina_testkit::fresh_pg_database() else {
+        return;
+    };
+    let store = amina_store::postgres::PostgresStore::connect_with(&db.url, 4)
+        .await
+        .unwrap();
+    lives_elsewhere_scenario(Arc::new(store)).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn stationary_phone_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
