@@ -164,9 +164,11 @@ pub struct SignalView {
 /// Accesses to the person's data by officials.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccessesView {
-    /// False until the audit trail exists; the list is then empty because
-    /// nothing is recorded yet, not because nobody looked.
+    /// Whether officials' accesses are recorded (an empty list then means
+    /// nobody looked).
     pub audit_available: bool,
+    /// Newest first: `{on: WordedDate, at, role, kind: view|case|location|
+    /// decision|other, legal_basis}`.
     pub entries: Vec<serde_json::Value>,
 }
 

@@ -373,10 +373,19 @@ function renderMyData(d) {
   )));
   $("md-signals-none").hidden = d.signals.length > 0;
 
-  // Until the audit trail exists there is nothing to list, and the app
-  // says so rather than showing an empty list that would read "nobody".
+  // Where accesses are not recorded the app says so rather than showing an
+  // empty list that would read "nobody".
   $("md-accesses-none").hidden = d.accesses.audit_available;
-  $("md-accesses").replaceChildren(...d.accesses.entries.map((a) => item(JSON.stringify(a))));
+  $("md-accesses-empty").hidden =
+    !d.accesses.audit_available || d.accesses.entries.length > 0;
+  $("md-accesses").replaceChildren(...d.accesses.entries.map((a) => {
+    const parts = [
+      words(a.on), ` · `, strong(msg(`mydata-role-${a.role}`)), ` · `,
+      msg(`mydata-access-${a.kind}`),
+    ];
+    if (a.legal_basis) parts.push(` · `, msg("mydata-legal-basis"), `: ${a.legal_basis}`);
+    return item(...parts);
+  }));
   document.body.dataset.mydata = "1";
 }
 

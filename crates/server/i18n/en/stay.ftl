@@ -126,3 +126,18 @@ help-centre = At a migration centre (for example, Sakharovo): an operator checks
 help-self = By yourself: open the app on the new phone and sign in with your card number and activation code.
 help-revoke = The old phone is switched off at once: it can no longer send locations. This protects you if the phone is in someone else's hands.
 help-deadline = Do this before the deadline shown on the main screen, or your registration will end.
+
+## Who looked at your data (from the audit trail)
+mydata-accesses-empty = No official has accessed your data.
+mydata-role-enrolment_operator = migration centre operator
+mydata-role-migration_officer = migration officer
+mydata-role-police_officer = police officer
+mydata-role-supervisor = supervisor
+mydata-role-auditor = auditor
+mydata-role-admin = administrator
+mydata-access-view = viewed your data
+mydata-access-case = a case about you
+mydata-access-location = viewed your location
+mydata-access-decision = a decision about you
+mydata-access-other = other action
+mydata-legal-basis = legal basis

@@ -126,3 +126,18 @@ help-centre = Миграция борборунда (мисалы, Сахаро�
 help-self = Өзүңүз: жаңы телефондо колдонмону ачып, картанын номери жана активдештирүү коду менен кириңиз.
 help-revoke = Эски телефон дароо өчүрүлөт: андан мындан ары жайгашкан жер жөнөтүүгө болбойт. Телефон башка бирөөнүн колуна түшсө, бул сизди коргойт.
 help-deadline = Муну негизги экранда көрсөтүлгөн мөөнөткө чейин жасаңыз, болбосо каттоодон чыгарыласыз.
+
+## Who looked at your data (from the audit trail)
+mydata-accesses-empty = Бир да кызмат адамы сиздин маалыматтарыңызды караган жок.
+mydata-role-enrolment_operator = миграция борборунун оператору
+mydata-role-migration_officer = миграция кызматынын кызматкери
+mydata-role-police_officer = милиция кызматкери
+mydata-role-supervisor = жетекчи
+mydata-role-auditor = аудитор
+mydata-role-admin = администратор
+mydata-access-view = маалыматтарыңызды карады
+mydata-access-case = сиз тууралуу иш
+mydata-access-location = жайгашкан жериңизди карады
+mydata-access-decision = сиз тууралуу чечим
+mydata-access-other = башка аракет
+mydata-legal-basis = негиз

@@ -126,3 +126,18 @@ help-centre = В миграционном центре (например, в С�
 help-self = Самостоятельно: откройте приложение на новом телефоне и войдите с номером карты и кодом активации.
 help-revoke = Старый телефон отключается сразу: с него больше нельзя отправлять местоположение. Это защищает вас, если телефон попал к кому-то другому.
 help-deadline = Сделайте это до срока, указанного на главном экране, иначе регистрацию снимут.
+
+## Who looked at your data (from the audit trail)
+mydata-accesses-empty = Никто из должностных лиц не обращался к вашим данным.
+mydata-role-enrolment_operator = оператор миграционного центра
+mydata-role-migration_officer = сотрудник миграционной службы
+mydata-role-police_officer = сотрудник полиции
+mydata-role-supervisor = руководитель
+mydata-role-auditor = аудитор
+mydata-role-admin = администратор
+mydata-access-view = просмотр ваших данных
+mydata-access-case = дело о вас
+mydata-access-location = просмотр вашего местоположения
+mydata-access-decision = решение о вас
+mydata-access-other = другое действие
+mydata-legal-basis = основание

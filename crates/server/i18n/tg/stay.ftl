@@ -126,3 +126,18 @@ help-centre = Дар маркази муҳоҷират (масалан, дар �
 help-self = Худатон: барномаро дар телефони нав кушоед ва бо рақами корт ва рамзи фаъолсозӣ ворид шавед.
 help-revoke = Телефони кӯҳна фавран хомӯш карда мешавад: аз он дигар ҷойгиршавӣ фиристодан мумкин нест. Ин шуморо муҳофизат мекунад, агар телефон ба дасти каси дигар афтода бошад.
 help-deadline = Инро то мӯҳлате, ки дар экрани асосӣ нишон дода шудааст, иҷро кунед, вагарна бақайдгирӣ бекор мешавад.
+
+## Who looked at your data (from the audit trail)
+mydata-accesses-empty = Ягон шахси мансабдор ба маълумоти шумо дастрасӣ накардааст.
+mydata-role-enrolment_operator = оператори маркази муҳоҷират
+mydata-role-migration_officer = корманди хадамоти муҳоҷират
+mydata-role-police_officer = корманди милитсия
+mydata-role-supervisor = роҳбар
+mydata-role-auditor = аудитор
+mydata-role-admin = маъмур
+mydata-access-view = маълумоти шуморо дид
+mydata-access-case = парванда дар бораи шумо
+mydata-access-location = макони шуморо дид
+mydata-access-decision = қарор дар бораи шумо
+mydata-access-other = амали дигар
+mydata-legal-basis = асос

@@ -126,3 +126,18 @@ help-centre = Migratsiya markazida (masalan, Saxarovoda): operator kartangizni t
 help-self = O'zingiz: yangi telefonda ilovani oching va karta raqami hamda faollashtirish kodi bilan kiring.
 help-revoke = Eski telefon darhol o'chiriladi: undan endi joylashuv yuborib bo'lmaydi. Telefon boshqa birovning qo'liga tushgan bo'lsa, bu sizni himoya qiladi.
 help-deadline = Buni asosiy ekranda ko'rsatilgan muddatdan oldin qiling, aks holda ro'yxatdan chiqarilasiz.
+
+## Who looked at your data (from the audit trail)
+mydata-accesses-empty = Hech bir mansabdor shaxs maʼlumotlaringizni koʻrmagan.
+mydata-role-enrolment_operator = migratsiya markazi operatori
+mydata-role-migration_officer = migratsiya xizmati xodimi
+mydata-role-police_officer = politsiya xodimi
+mydata-role-supervisor = rahbar
+mydata-role-auditor = auditor
+mydata-role-admin = administrator
+mydata-access-view = maʼlumotlaringizni koʻrdi
+mydata-access-case = siz haqingizdagi ish
+mydata-access-location = joylashuvingizni koʻrdi
+mydata-access-decision = siz haqingizdagi qaror
+mydata-access-other = boshqa harakat
+mydata-legal-basis = asos

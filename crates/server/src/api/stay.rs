@@ -314,6 +314,29 @@ pub async fn my_data(
             ..Default::default()
         })
         .await?;
+    // Every official's access to this person's data, from the audit trail
+    // (the console records reads and decisions under `person:<id>`). The
+    // person sees the role, the kind of access and its legal basis.
+    let accesses = state
+        .store
+        .audit_records(amina_store::AuditQuery {
+            subject: Some(format!("person:{}", device.person_id)),
+            limit: 200,
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .filter(|r| r.role != "system")
+        .map(|r| {
+            serde_json::json!({
+                "on": worded_day(r.at),
+                "at": r.at.to_string(),
+                "role": r.role,
+                "kind": access_kind(&r.action),
+                "legal_basis": r.legal_basis,
+            })
+        })
+        .collect();
     let view = MyDataView {
         identity: IdentityView {
             card_number: data.card.number.to_string(),
@@ -364,11 +387,24 @@ pub async fn my_data(
             })
             .collect(),
         accesses: AccessesView {
-            audit_available: false,
-            entries: Vec::new(),
+            audit_available: true,
+            entries: accesses,
         },
     };
     Ok(Json(view))
+}
+
+/// What kind of access an audited console action was, for the person:
+/// seeing their record, a case opened about them, reading their location,
+/// a decision about them, or something else.
+fn access_kind(action: &str) -> &'static str {
+    match action {
+        "person.view" => "view",
+        "case.open" | "case.close" => "case",
+        "case.location" => "location",
+        a if a.starts_with("registry.") || a.starts_with("signal.") => "decision",
+        _ => "other",
+    }
 }
 
 /// `POST /v1/enrolments` with `{"code": …}`: enrol with a one-time code an

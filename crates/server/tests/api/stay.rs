@@ -447,11 +447,37 @@ async fn my_data_shows_what_is_held(b: Backend) {
     assert_eq!(data.signals.len(), 1);
     assert_eq!(data.signals[0].kind, "outside_region");
     assert_eq!(data.signals[0].status, "open");
-    assert!(!data.accesses.audit_available);
+    // Accesses come from the audit trail: none yet, and the app can say so.
+    assert!(data.accesses.audit_available);
     assert!(data.accesses.entries.is_empty());
     // Officers' explanations are for officers: the person sees the kind.
     let raw: serde_json::Value = serde_json::to_value(&data).unwrap();
     assert!(!raw.to_string().contains("trusted position"));
+
+    // A police officer reads the location inside a case: the person sees
+    // it, with the role and the legal basis (not the officer's name).
+    app.state
+        .store
+        .append_audit(
+            amina_store::AuditEntry::new(
+                app.clock.now(),
+                "officer-17",
+                "police_officer",
+                "case.location",
+                format!("person:{pid}"),
+            )
+            .case(1, "121-FZ art. 5"),
+        )
+        .await
+        .unwrap();
+    let data = phone.my_data().await.unwrap();
+    assert_eq!(data.accesses.entries.len(), 1);
+    let a = &data.accesses.entries[0];
+    assert_eq!(a["role"], "police_officer");
+    assert_eq!(a["kind"], "location");
+    assert_eq!(a["legal_basis"], "121-FZ art. 5");
+    assert_eq!(a["on"]["date"], "2025-11-24");
+    assert!(!a.to_string().contains("officer-17"));
 
     let doc: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
     for path in ["/v1/addresses", "/v1/notices", "/v1/me/data"] {

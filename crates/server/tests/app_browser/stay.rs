@@ -368,7 +368,13 @@ async fn main_screens_in_every_language() {
             .await;
         assert_eq!(page.text("md-card").await, "AB0000001");
         assert_eq!(page.text("md-fix-count").await, "1");
+        // The audit trail exists and nobody looked: the app says so.
         assert!(!page
+            .js("document.getElementById('md-accesses-empty').hidden")
+            .await
+            .as_bool()
+            .unwrap());
+        assert!(page
             .js("document.getElementById('md-accesses-none').hidden")
             .await
             .as_bool()
