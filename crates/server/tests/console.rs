@@ -330,6 +330,7 @@ on_both_backends!(
     search_person_card_and_location_only_inside_a_case,
     alerts_are_reviewed_with_reasons,
     registry_decisions_are_the_supervisors_with_a_reason,
+    an_enrolment_operator_issues_a_one_time_code,
 );
 
 async fn sign_in_needs_password_and_totp_and_locks_after_failures(b: Backend) {
@@ -789,6 +790,98 @@ async fn registry_decisions_are_the_supervisors_with_a_reason(b: Backend) {
     assert!(events
         .iter()
         .any(|e| e.kind == "registry_decision" && e.detail["reason"] == "no contact for 8 days"));
+}
+
+/// The migration-centre operator's page issues a one-time code for a
+/// checked card; the phone enrols with it once; bad input changes nothing;
+/// the issue is audited.
+async fn an_enrolment_operator_issues_a_one_time_code(b: Backend) {
+    let Some(app) = App::spawn(b, moscow("2025-11-24T09:00:00")).await else {
+        return;
+    };
+    let secret = app.user("operator-1", Role::EnrolmentOperator).await;
+    let op = app.sign_in("operator-1", &secret).await;
+    let form = app.get(Some(&op), "/console/enrolment").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("action=\"/console/enrolment/codes\""));
+
+    // Bad input: refused with a reason, nothing issued.
+    let before = app.audit_count().await;
+    let a = app
+        .post(
+            Some(&op),
+            "/console/enrolment/codes",
+            &[("card", "no!")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (400, "invalid_card_number"));
+    let a = app
+        .post(
+            Some(&op),
+            "/console/enrolment/codes",
+            &[("card", "ZZ9999999")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (404, "unknown_card"));
+    let a = app
+        .post(
+            Some(&op),
+            "/console/enrolment/codes",
+            &[("card", "AB0000002")],
+            false,
+        )
+        .await;
+    assert_eq!(a.status, 403, "no CSRF token");
+    assert_eq!(app.audit_count().await, before);
+
+    // A case officer may not issue codes.
+    let officer = app.user("officer-2", Role::MigrationOfficer).await;
+    let m = app.sign_in("officer-2", &officer).await;
+    let a = app
+        .post(
+            Some(&m),
+            "/console/enrolment/codes",
+            &[("card", "AB0000002")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (403, "role_not_allowed"));
+
+    let a = app
+        .post(
+            Some(&op),
+            "/console/enrolment/codes",
+            &[("card", "AB0000002")],
+            true,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let code = attr_after(&a.body, "data-code=\"").expect("the code is shown");
+    assert!(a.body.contains("<svg"), "the QR code is drawn");
+    assert!(a.body.contains(&format!("#code={code}")));
+    assert!(app
+        .actions()
+        .await
+        .contains(&"enrolment.code_issue".to_string()));
+
+    // The phone enrols with it once.
+    let enrol = |code: String| {
+        let http = app.http.clone();
+        let url = format!("{}/v1/enrolments", app.base);
+        async move {
+            http.post(url)
+                .json(&serde_json::json!({ "code": code }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = enrol(code.clone()).await;
+    assert!(first.status().is_success(), "{}", first.status());
+    let again = enrol(code).await;
+    assert_eq!(again.status().as_u16(), 409);
 }
 
 // ---------------------------------------------------------------- the matrix

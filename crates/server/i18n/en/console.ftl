@@ -60,7 +60,7 @@ error-internal_error = Internal error; it has been logged.
 error-not_found = Not found.
 
 home-title = Console
-home-role-enrolment_operator = Assisted enrolment at the migration centre will appear here.
+home-role-enrolment_operator = Assisted enrolment at the migration centre: issue a one-time code for the app.
 home-role-migration_officer = Search people, person cards, alerts and the registry of controlled persons. Location only inside an open case.
 home-role-police_officer = Search people, person cards and cases for spot checks. Location only inside an open case with a legal basis.
 home-role-supervisor = Alerts and decisions on the registry of controlled persons.
@@ -166,3 +166,15 @@ audit-role = Role
 audit-basis = Basis
 audit-detail = Detail
 audit-older = Older
+
+## Assisted enrolment (one-time codes)
+enrolment-title = Assisted enrolment
+enrolment-intro = Check the foreign citizen card and the person in front of you. Then issue a one-time code: the person scans the QR code with the phone's camera, the app opens and enrols with that code.
+enrolment-card-label = Card number
+enrolment-issue-button = Issue a code
+enrolment-issued-for = Code issued for card
+enrolment-expires = Valid until
+enrolment-link = Link:
+enrolment-once = The code is shown once and works once. A new code for the same card cancels the previous one.
+error-unknown_card = There is no such card in the registry.
+nav-enrolment = Enrolment

@@ -60,7 +60,7 @@ error-internal_error = Внутренняя ошибка; она записан�
 error-not_found = Не найдено.
 
 home-title = Консоль
-home-role-enrolment_operator = Регистрация в миграционном центре появится здесь.
+home-role-enrolment_operator = Регистрация в миграционном центре: выдача одноразового кода для приложения.
 home-role-migration_officer = Поиск людей, карточки, сигналы и реестр контролируемых лиц. Местоположение — только в открытом деле.
 home-role-police_officer = Поиск людей, карточки и дела для проверок. Местоположение — только в открытом деле с правовым основанием.
 home-role-supervisor = Сигналы и решения по реестру контролируемых лиц.
@@ -166,3 +166,15 @@ audit-role = Роль
 audit-basis = Основание
 audit-detail = Подробности
 audit-older = Более ранние
+
+## Assisted enrolment (one-time codes)
+enrolment-title = Регистрация с оператором
+enrolment-intro = Проверьте карту иностранного гражданина и личность человека. Затем выдайте одноразовый код: человек сканирует QR-код камерой телефона, приложение откроется и зарегистрируется с этим кодом.
+enrolment-card-label = Номер карты
+enrolment-issue-button = Выдать код
+enrolment-issued-for = Код выдан для карты
+enrolment-expires = Действует до
+enrolment-link = Ссылка:
+enrolment-once = Код показывается один раз и действует один раз. Новый код для той же карты отменяет прежний.
+error-unknown_card = Такой карты нет в реестре.
+nav-enrolment = Регистрация

@@ -161,6 +161,18 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         "GET",
+        "/console/enrolment",
+        "enrolment.form",
+        Access::Console(&[EnrolmentOperator]),
+    ),
+    rule(
+        "POST",
+        "/console/enrolment/codes",
+        "enrolment.code_issue",
+        Access::Console(&[EnrolmentOperator]),
+    ),
+    rule(
+        "GET",
         "/console/registry",
         "registry.list",
         Access::Console(&[MigrationOfficer, Supervisor]),

@@ -24,6 +24,9 @@ fn nav(lang: &str, role: Role) -> Markup {
         @if role == Auditor {
             a href="/console/audit" { (t(lang, "nav-audit")) }
         }
+        @if role == EnrolmentOperator {
+            a href="/console/enrolment" { (t(lang, "nav-enrolment")) }
+        }
     }
 }
 

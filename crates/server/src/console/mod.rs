@@ -208,6 +208,12 @@ pub fn routes(r: Routes) -> Routes {
         .add(Method::GET, "/console/map", map_view)
         .add(Method::GET, "/console/nearby", nearby)
         .add(Method::GET, "/console/audit", audit_view)
+        .add(Method::GET, "/console/enrolment", enrolment_page)
+        .add(
+            Method::POST,
+            "/console/enrolment/codes",
+            issue_enrolment_code,
+        )
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ pub const ERROR_CODES: &[&str] = &[
     "totp_replayed",
     "invalid_id",
     "invalid_card_number",
+    "unknown_card",
     "invalid_citizenship",
     "invalid_status",
     "invalid_name",
@@ -1075,6 +1076,90 @@ pub async fn audit_view(
             @if let Some(n) = next {
                 a href={ "/console/audit?before=" (n) } { (t(lang, "audit-older")) }
             }
+        },
+    ))
+}
+
+// ---------------------------------------------------------------- enrolment
+
+/// `GET /console/enrolment`: the migration-centre operator's form. The
+/// operator checks the card and the person in front of them, then issues a
+/// one-time code the person's phone scans (docs/app.md, "Enrolment codes").
+pub async fn enrolment_page(Extension(o): Extension<Officer>, headers: HeaderMap) -> Response {
+    let lang = lang_of(&headers);
+    render(
+        lang,
+        &o,
+        &t(lang, "enrolment-title"),
+        enrolment_form(lang, &o),
+    )
+}
+
+fn enrolment_form(lang: &str, o: &Officer) -> Markup {
+    html! {
+        p { (t(lang, "enrolment-intro")) }
+        form method="post" action="/console/enrolment/codes" {
+            (csrf_field(o))
+            label for="card" { (t(lang, "enrolment-card-label")) }
+            input id="card" name="card" required autocomplete="off" spellcheck="false";
+            button type="submit" { (t(lang, "enrolment-issue-button")) }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct EnrolmentCodeForm {
+    #[serde(default)]
+    card: String,
+}
+
+/// `POST /console/enrolment/codes`: issue a one-time code for a checked
+/// card and show it with its link and QR code. Audited; only the code's
+/// hash is stored, and this page is the only time it is shown.
+pub async fn issue_enrolment_code(
+    State(state): State<AppState>,
+    Extension(o): Extension<Officer>,
+    headers: HeaderMap,
+    Form(f): Form<EnrolmentCodeForm>,
+) -> Result<Response, PageError> {
+    let lang = lang_of(&headers);
+    let number = CardNumber::parse(f.card.trim())
+        .map_err(|_| PageError::bad_request("invalid_card_number").lang(lang))?;
+    let now = state.clock.now();
+    let ttl = jiff::SignedDuration::from_secs(i64::from(state.config.enrolment.code_ttl_s));
+    let issued = state
+        .store
+        .issue_enrolment_code(&number, &o.name, ttl, now)
+        .await
+        .map_err(|e| PageError::from(e).lang(lang))?;
+    state
+        .store
+        .append_audit(o.audit(
+            now,
+            "enrolment.code_issue",
+            format!("card:{}", number.as_str()),
+        ))
+        .await
+        .map_err(|e| PageError::from(e).lang(lang))?;
+    let shown = issued.code.display();
+    let link = format!("{}#code={shown}", state.config.app_url());
+    let qr = qrcode::QrCode::new(link.as_bytes())
+        .map_err(|_| PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error"))?
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(240, 240)
+        .build();
+    Ok(render(
+        lang,
+        &o,
+        &t(lang, "enrolment-title"),
+        html! {
+            p { (t(lang, "enrolment-issued-for")) " " strong { (number.as_str()) } }
+            p.code data-code=(shown) { code { (shown) } }
+            div.qr { (maud::PreEscaped(qr)) }
+            p { (t(lang, "enrolment-expires")) " " (when(issued.expires_at)) }
+            p { (t(lang, "enrolment-link")) " " code { (link) } }
+            p { (t(lang, "enrolment-once")) }
+            (enrolment_form(lang, &o))
         },
     ))
 }
