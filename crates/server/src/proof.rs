@@ -113,6 +113,27 @@ pub fn verify_with_key(
         .map_err(|_| ApiError::unauthorized("signature_invalid", "the signature does not verify"))
 }
 
+/// [`verify_device_request`], and the device must still be the person's
+/// active one (a revoked phone's key still verifies: keys never change).
+pub async fn verify_active_device(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+) -> Result<VerifiedDevice, ApiError> {
+    let device = verify_device_request(state, method, path, headers, body).await?;
+    let record = state
+        .store
+        .device(&device.device_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown_device", "this device is not bound"))?;
+    if record.status != amina_store::DeviceStatus::Active {
+        return Err(amina_store::StoreError::DeviceRevoked.into());
+    }
+    Ok(device)
+}
+
 /// Verify a device request end to end: headers, freshness, digest, key
 /// lookup (cached) and signature.
 pub async fn verify_device_request(

@@ -17,7 +17,7 @@ use jiff::Timestamp;
 
 use super::{parse_json, read_body};
 use crate::error::ApiError;
-use crate::proof::{parse_signed, verify_device_request, verify_with_key};
+use crate::proof::{parse_signed, verify_active_device, verify_device_request, verify_with_key};
 use crate::state::AppState;
 
 /// Bind a device key with a binding token. The request must be signed with
@@ -225,15 +225,7 @@ pub async fn my_status(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<StatusView>, ApiError> {
-    let device = verify_device_request(&state, "GET", "/v1/me/status", &headers, None).await?;
-    let record = state
-        .store
-        .device(&device.device_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown_device", "this device is not bound"))?;
-    if record.status != amina_store::DeviceStatus::Active {
-        return Err(amina_store::StoreError::DeviceRevoked.into());
-    }
+    let device = verify_active_device(&state, "GET", "/v1/me/status", &headers, None).await?;
     let person = state
         .store
         .person(device.person_id)

@@ -29,32 +29,11 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{parse_json, read_body};
 use crate::error::ApiError;
-use crate::proof::{verify_device_request, VerifiedDevice};
+use crate::proof::verify_active_device;
 use crate::state::AppState;
 
 /// Longest search query, in characters.
 const MAX_QUERY_CHARS: usize = 100;
-
-/// Verify a signed device request and that the device is still the
-/// person's active one (a revoked phone reads nothing).
-async fn active_device(
-    state: &AppState,
-    method: &str,
-    path: &str,
-    headers: &HeaderMap,
-    body: Option<&[u8]>,
-) -> Result<VerifiedDevice, ApiError> {
-    let device = verify_device_request(state, method, path, headers, body).await?;
-    let record = state
-        .store
-        .device(&device.device_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown_device", "this device is not bound"))?;
-    if record.status != amina_store::DeviceStatus::Active {
-        return Err(amina_store::StoreError::DeviceRevoked.into());
-    }
-    Ok(device)
-}
 
 pub fn worded(date: Date) -> WordedDate {
     WordedDate {
@@ -119,7 +98,7 @@ pub async fn search_addresses(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<AddressSearchResponse>, ApiError> {
-    active_device(&state, "GET", "/v1/addresses", &headers, None).await?;
+    verify_active_device(&state, "GET", "/v1/addresses", &headers, None).await?;
     let q = params.get("q").map(String::as_str).unwrap_or_default();
     if q.chars().count() > MAX_QUERY_CHARS {
         return Err(ApiError::unprocessable(
@@ -167,7 +146,8 @@ pub async fn submit_notice(
     body: Body,
 ) -> Result<(StatusCode, Json<NoticeResponse>), ApiError> {
     let bytes = read_body(body, 16 * 1024).await?;
-    let device = active_device(&state, "POST", "/v1/notices", &headers, Some(&bytes)).await?;
+    let device =
+        verify_active_device(&state, "POST", "/v1/notices", &headers, Some(&bytes)).await?;
     let req: NoticeRequest = parse_json(&bytes)?;
     let address_id = AddressId::parse(&req.address_id)
         .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))?;
@@ -228,7 +208,7 @@ pub async fn list_notices(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<NoticesResponse>, ApiError> {
-    let device = active_device(&state, "GET", "/v1/notices", &headers, None).await?;
+    let device = verify_active_device(&state, "GET", "/v1/notices", &headers, None).await?;
     let notices = state.store.notices(device.person_id).await?;
     let person = state
         .store
@@ -300,7 +280,7 @@ pub async fn my_data(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<MyDataView>, ApiError> {
-    let device = active_device(&state, "GET", "/v1/me/data", &headers, None).await?;
+    let device = verify_active_device(&state, "GET", "/v1/me/data", &headers, None).await?;
     let data = state
         .store
         .person_data(device.person_id)
