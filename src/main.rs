@@ -7,6 +7,7 @@ mod bench_detect;
 mod bench_geofence;
 mod bench_ingest;
 mod detect_eval;
+mod sim;
 mod traces;
 
 use std::path::PathBuf;
@@ -89,6 +90,22 @@ enum Command {
     /// Detection signals: evaluation on real traces (docs/detection.md).
     #[command(subcommand)]
     Detect(DetectCommand),
+    /// Play simulated phones against a running server (load tests, demos).
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
+    /// Run the server with the demo data and a few simulated phones, so
+    /// that the console has people who move, report, travel and go silent.
+    Demo {
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Simulated phones.
+        #[arg(long, default_value_t = 60)]
+        phones: usize,
+        /// Seconds between two fixes of one phone.
+        #[arg(long, default_value_t = 30.0)]
+        interval: f64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -441,6 +458,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,
+        Command::Sim(command) => sim::run(command).await,
+        Command::Demo {
+            listen,
+            phones,
+            interval,
+        } => {
+            amina_server::telemetry::init_logging();
+            let mut config = load_config(&cli.common)?;
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            demo(config, phones, interval).await
+        }
         Command::Bench(BenchCommand::Stays { file, rounds }) => bench_stays(&file, rounds),
         Command::Bench(BenchCommand::DetectDaily(args)) => {
             print!("{}", bench_detect::run(&args)?);
@@ -549,6 +579,48 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, backend = ?state.store.backend(), "amina serving");
     println!("amina listening on http://{}", listener.local_addr()?);
+    amina_server::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+/// `amina demo`: `serve --demo` plus simulated phones playing against it
+/// until Ctrl-C, so that the console shows people who move and report.
+async fn demo(config: Config, phones: usize, interval: f64) -> anyhow::Result<()> {
+    let listen = config.listen.clone();
+    let state = build_state(config).await?;
+    load_demo(&state).await?;
+    let hash = amina_server::cards::hash_secret(sim::SIM_SECRET);
+    let cards = (0..phones)
+        .map(|i| {
+            Ok(amina_domain::eligibility::CardRecord {
+                number: amina_domain::types::CardNumber::parse(&sim::model::card_number(i))?,
+                secret_hash: hash.clone(),
+                name_latin: format!("Sim Person {i}"),
+                name_cyrillic: format!("Сим Персона {i}"),
+                citizenship: amina_domain::types::Citizenship::parse("UZB")?,
+                birth_date: jiff::civil::date(1990, 1, 1),
+                purpose: amina_domain::eligibility::Purpose::Work,
+                valid_until: jiff::civil::date(2030, 12, 31),
+            })
+        })
+        .collect::<Result<Vec<_>, amina_domain::types::InputError>>()?;
+    state.store.import_cards(cards, state.clock.now()).await?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    println!("amina listening on {url}");
+    println!("demo: {phones} simulated phones (cards SIM000000000 …) report every {interval} s");
+    let args = sim::RunArgs::demo(url, phones, interval);
+    tokio::spawn(async move {
+        match sim::play(&args).await {
+            Ok(report) => print!("{}", report.to_text()),
+            Err(e) => eprintln!("demo simulation stopped: {e:#}"),
+        }
+    });
     amina_server::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
