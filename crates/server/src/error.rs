@@ -137,8 +137,8 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// OwnTracks refusals: the protocol's own codes; an authentication
-/// failure asks for Basic credentials, as HTTP requires for a 401.
+/// OwnTracks refusals: the protocol's own codes and statuses (the handler
+/// adds `WWW-Authenticate: Basic` to a 401, as HTTP requires).
 impl From<crate::owntracks::OwnTracksError> for ApiError {
     fn from(e: crate::owntracks::OwnTracksError) -> Self {
         ApiError::new(e.status(), e.code(), e.to_string())

@@ -219,6 +219,10 @@ async fn provisioning_configures_owntracks_and_keeps_the_app_as_companion(b: Bac
     let Some(app) = TestApp::spawn(b, moscow("2025-11-28T09:00:00")).await else {
         return;
     };
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert!(doc["paths"]["/v1/owntracks"]["post"].is_object());
+    assert!(doc["paths"]["/v1/me/owntracks"]["post"].is_object());
+    assert!(doc["paths"]["/v1/me/owntracks"]["delete"].is_object());
     let phone = app.enrolled_phone("AB0000001", "secret-one").await;
     let app_device = phone.device_id.clone().unwrap();
     let provisioned = provision(&phone).await.unwrap();
