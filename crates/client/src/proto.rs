@@ -315,6 +315,11 @@ pub struct StatusView {
     /// servers do not send it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_checkin_at: Option<String>,
+    /// The kind of the person's active device, the one that reports
+    /// location: `pwa` or `owntracks` (then the app does not report itself).
+    /// Sent with `GET /v1/me/status` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporting_device: Option<String>,
 }
 
 /// Every error response: a stable machine-readable code and a message.

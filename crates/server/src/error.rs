@@ -137,6 +137,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// OwnTracks refusals: the protocol's own codes and statuses (the handler
+/// adds `WWW-Authenticate: Basic` to a 401, as HTTP requires).
+impl From<crate::owntracks::OwnTracksError> for ApiError {
+    fn from(e: crate::owntracks::OwnTracksError) -> Self {
+        ApiError::new(e.status(), e.code(), e.to_string())
+    }
+}
+
 /// Place-of-stay and enrolment-code refusals: the domain's code, its
 /// message, and the dates a person needs to correct a notice.
 fn stay_error(e: amina_store::StayError) -> ApiError {

@@ -29,7 +29,8 @@ pub const LANGS: [&str; 5] = ["ru", "en", "uz", "tg", "ky"];
 /// The Fluent files of one language, concatenated in this order. Each part
 /// of the app keeps its messages in its own file (`app.ftl` for enrolment,
 /// reporting and status; `push.ftl` for notifications; `stay.ftl` for
-/// place-of-stay notices and the person's data); message ids must be unique
+/// place-of-stay notices and the person's data; `owntracks.ftl` for
+/// reporting with OwnTracks); message ids must be unique
 /// across them.
 macro_rules! language_files {
     ($lang:literal) => {
@@ -45,6 +46,10 @@ macro_rules! language_files {
             (
                 "stay.ftl",
                 include_str!(concat!("../i18n/", $lang, "/stay.ftl")),
+            ),
+            (
+                "owntracks.ftl",
+                include_str!(concat!("../i18n/", $lang, "/owntracks.ftl")),
             ),
         ]
     };
@@ -282,6 +287,7 @@ mod tests {
             include_str!("../assets/app/app.js"),
             include_str!("../assets/app/stay.js"),
             include_str!("../assets/app/push.js"),
+            include_str!("../assets/app/owntracks.js"),
         ];
         let mut used = Vec::new();
         for part in html.split("data-i18n=\"").skip(1) {

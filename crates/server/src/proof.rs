@@ -114,7 +114,11 @@ pub fn verify_with_key(
 }
 
 /// [`verify_device_request`], and the device must still be the person's
-/// active one (a revoked phone's key still verifies: keys never change).
+/// active one (a revoked phone's key still verifies: keys never change) —
+/// or the companion app key of the person's active OwnTracks device, which
+/// reads the person's own data while OwnTracks reports (see
+/// `amina_store::owntracks`). Uploading fixes is not among its rights: the
+/// store refuses fixes from any device that is not active.
 pub async fn verify_active_device(
     state: &AppState,
     method: &str,
@@ -129,7 +133,10 @@ pub async fn verify_active_device(
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown_device", "this device is not bound"))?;
     if record.status != amina_store::DeviceStatus::Active {
-        return Err(amina_store::StoreError::DeviceRevoked.into());
+        match state.store.companion_of(&device.device_id).await? {
+            Some((_, amina_store::DeviceStatus::Active)) => {}
+            _ => return Err(amina_store::StoreError::DeviceRevoked.into()),
+        }
     }
     Ok(device)
 }

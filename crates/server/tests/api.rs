@@ -186,6 +186,10 @@ macro_rules! on_both_backends {
 #[path = "api/stay.rs"]
 mod stay;
 
+/// OwnTracks as a reporting device.
+#[path = "api/owntracks.rs"]
+mod owntracks;
+
 on_both_backends!(
     full_journey_enrol_upload_retry_deadline_deregistration,
     offline_fixes_count_at_their_recorded_instant,

@@ -275,6 +275,10 @@ where
 #[path = "app_browser/stay.rs"]
 mod stay;
 
+/// Reporting with OwnTracks, set up from the app.
+#[path = "app_browser/owntracks.rs"]
+mod owntracks;
+
 /// The files without a browser: types, caching, the CSP, translations.
 #[tokio::test(flavor = "multi_thread")]
 async fn app_files_are_served_with_types_and_policy() {

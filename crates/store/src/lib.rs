@@ -18,6 +18,7 @@ pub mod audit;
 pub mod console;
 pub mod detection;
 pub mod model;
+pub mod owntracks;
 pub mod postgres;
 pub mod push;
 pub mod signals;
@@ -37,6 +38,7 @@ pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore, ChainBreak};
 pub use console::*;
 pub use detection::*;
 pub use model::*;
+pub use owntracks::*;
 pub use push::*;
 pub use signals::*;
 pub use stay::*;
@@ -98,6 +100,7 @@ pub trait Store:
     + AuditStore
     + StayStore
     + PushStore
+    + OwnTracksStore
     + Send
     + Sync
     + 'static

@@ -19,6 +19,8 @@
 import { initStay, renderPlace } from "./stay.js";
 // push.js: notifications, the daily check-in, the permission screen.
 import { initPush, appOpened, noteLocationAttempt, languageChanged } from "./push.js";
+// owntracks.js: reporting in the background with the OwnTracks app.
+import { initOwnTracks, renderOwnTracks, reportingElsewhere } from "./owntracks.js";
 
 /** How often a fix is taken while the app is open. */
 const FIX_INTERVAL_MS = 60_000;
@@ -364,6 +366,8 @@ async function batteryPct() {
 }
 
 function takeFix() {
+  // owntracks.js: OwnTracks is the person's reporting device now.
+  if (reportingElsewhere()) return;
   if (!navigator.geolocation) {
     showGeoProblem("location-unavailable");
     return;
@@ -407,7 +411,7 @@ function showGeoProblem(key) {
 
 /** Upload the queue in batches, oldest first, until it is empty or fails. */
 async function flush() {
-  if (current.flushing || !current.keys) return;
+  if (current.flushing || !current.keys || reportingElsewhere()) return;
   current.flushing = true;
   clearTimeout(current.retryTimer);
   renderSync("sync-sending");
@@ -516,6 +520,8 @@ function renderStatus() {
   say($("what-now"), s.registered ? "what-now-registered" : "what-now-deregistered");
   renderPlace(s); // stay.js
   $("last-checkin").textContent = s.last_checkin_at ? moscowTime(s.last_checkin_at) : "—"; // push.js
+  $("send-now").hidden = reportingElsewhere(); // owntracks.js
+  renderOwnTracks(); // owntracks.js
 }
 
 async function renderQueue() {
@@ -563,6 +569,17 @@ async function main() {
     queueCount,
     batteryPct,
     moscowTime,
+  });
+  // owntracks.js: its screen, and whether this app reports at all.
+  initOwnTracks({
+    t,
+    say,
+    signed: (method, path, payload) => signed(method, path, payload, current.keys, current.deviceId),
+    errorCode,
+    status: () => current.status,
+    statusArrived: showStatus,
+    flush,
+    resumeReporting: takeFix,
   });
   window.addEventListener("online", onConnectivity);
   window.addEventListener("offline", onConnectivity);

@@ -7,7 +7,7 @@
 // the new worker then fills a new cache and deletes the old ones.
 "use strict";
 
-const VERSION = "amina-shell-v2";
+const VERSION = "amina-shell-v3";
 const LANGS = ["ru", "en", "uz", "tg", "ky"];
 const SHELL = [
   "/app/",
@@ -15,6 +15,7 @@ const SHELL = [
   "/app/app.js",
   "/app/stay.js",
   "/app/push.js",
+  "/app/owntracks.js",
   "/app/app.css",
   "/app/manifest.webmanifest",
   "/app/icon-192.png",

@@ -49,6 +49,7 @@ const ASSETS: &[Asset] = &[
     asset!("app.js", "text/javascript; charset=utf-8", REVALIDATE),
     asset!("stay.js", "text/javascript; charset=utf-8", REVALIDATE),
     asset!("push.js", "text/javascript; charset=utf-8", REVALIDATE),
+    asset!("owntracks.js", "text/javascript; charset=utf-8", REVALIDATE),
     asset!("app.css", "text/css; charset=utf-8", REVALIDATE),
     asset!("sw.js", "text/javascript; charset=utf-8", REVALIDATE),
     asset!("manifest.webmanifest", "application/manifest+json", DAY),

@@ -231,7 +231,8 @@ pub async fn my_status(
         .person(device.person_id)
         .await?
         .ok_or_else(ApiError::internal)?;
-    let view = status_view(&state, person.person_id, &person.state).await?;
+    let mut view = status_view(&state, person.person_id, &person.state).await?;
+    view.reporting_device = reporting_device(&state, person.person_id).await?;
     Ok(Json(
         super::stay::with_place(&state, person.person_id, view).await?,
     ))
@@ -271,5 +272,20 @@ pub(crate) async fn status_view(
             .last_checkin(person_id)
             .await?
             .map(|c| c.checkin.at.to_string()),
+        reporting_device: None,
     })
+}
+
+/// The kind of the person's active (reporting) device, for the app.
+pub(crate) async fn reporting_device(
+    state: &AppState,
+    person_id: i64,
+) -> Result<Option<String>, ApiError> {
+    let Some(person) = state.store.person(person_id).await? else {
+        return Ok(None);
+    };
+    let Some(id) = person.active_device_id else {
+        return Ok(None);
+    };
+    Ok(state.store.device(&id).await?.map(|d| d.kind))
 }

@@ -6,6 +6,7 @@ mod app;
 mod device;
 mod enrol;
 mod ops;
+mod owntracks;
 mod push;
 mod stay;
 
@@ -48,6 +49,9 @@ use crate::state::AppState;
         push::checkin,
         ops::healthz,
         ops::metrics,
+        owntracks::provision,
+        owntracks::stop,
+        owntracks::report,
     ),
     components(schemas(
         EnrolRequest,
@@ -81,7 +85,9 @@ use crate::state::AppState;
         PushSubscriptionRequest,
         PushSubscriptionResponse,
         CheckinRequest,
-        CheckinResponse
+        CheckinResponse,
+        owntracks::OwnTracksProvisioned,
+        owntracks::OwnTracksStopped
     ))
 )]
 pub struct ApiDoc;
@@ -134,6 +140,9 @@ fn routes() -> Routes {
             push::delete_subscription,
         )
         .add(Method::POST, "/v1/checkins", push::checkin)
+        .add(Method::POST, "/v1/me/owntracks", owntracks::provision)
+        .add(Method::DELETE, "/v1/me/owntracks", owntracks::stop)
+        .add(Method::POST, "/v1/owntracks", owntracks::report)
         .add(Method::GET, "/healthz", ops::healthz)
         .add(Method::GET, "/metrics", ops::metrics)
         .add(Method::GET, "/openapi.json", ops::openapi)

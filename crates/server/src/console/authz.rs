@@ -231,6 +231,26 @@ pub const RULES: &[Rule] = &[
         Access::Device,
     ),
     rule("POST", "/v1/checkins", "device.checkin", Access::Device),
+    rule(
+        "POST",
+        "/v1/me/owntracks",
+        "device.owntracks_provision",
+        Access::Device,
+    ),
+    rule(
+        "DELETE",
+        "/v1/me/owntracks",
+        "device.owntracks_stop",
+        Access::Device,
+    ),
+    // OwnTracks authenticates with HTTP Basic (its device credential),
+    // checked by the handler.
+    rule(
+        "POST",
+        "/v1/owntracks",
+        "device.owntracks_report",
+        Access::Device,
+    ),
 ];
 
 /// The rule for a route.

@@ -39,6 +39,7 @@
 mod audit;
 mod console;
 mod detection;
+mod owntracks;
 mod push;
 mod signals;
 mod stay;
@@ -90,6 +91,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_detection",
         include_str!("../../migrations/postgres/0006_detection.sql"),
+    ),
+    (
+        "0009_owntracks",
+        include_str!("../../migrations/postgres/0009_owntracks.sql"),
     ),
 ];
 

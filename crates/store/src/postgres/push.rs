@@ -21,15 +21,19 @@ use crate::time::to_system;
 use crate::*;
 
 async fn active_device_person<C: GenericClient>(c: &C, device_id: &str) -> Result<i64, StoreError> {
+    // The companion PWA key of an active OwnTracks device counts as active
+    // here: it still checks in and holds the push subscription.
     let row = query_opt(
         c,
-        "SELECT person_id, status FROM devices WHERE id = $1",
+        "SELECT d.person_id, d.status, o.status FROM devices d \
+         LEFT JOIN devices o ON o.id = d.companion_of WHERE d.id = $1",
         &[&device_id],
     )
     .await?
     .ok_or(StoreError::UnknownDevice)?;
     let status: String = get(&row, 1)?;
-    if status != "active" {
+    let companion: Option<String> = get(&row, 2)?;
+    if status != "active" && companion.as_deref() != Some("active") {
         return Err(StoreError::DeviceRevoked);
     }
     get(&row, 0)

@@ -15,16 +15,27 @@ use crate::push::{notice_json, parse_geo_error, parse_notice, parse_permission};
 use crate::time::{from_ms, to_ms};
 use crate::*;
 
-/// The person an active device belongs to.
+/// The person an active device belongs to. The companion PWA key of an
+/// active OwnTracks device counts as active here: it still checks in and
+/// holds the push subscription (see `crate::owntracks`).
 fn active_device_person(conn: &Connection, device_id: &str) -> Result<i64, StoreError> {
-    let row: Option<(i64, String)> = conn
-        .prepare_cached("SELECT person_id, status FROM devices WHERE id = ?1")?
-        .query_row(params![device_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    let row: Option<(i64, String, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT d.person_id, d.status, o.status FROM devices d \
+             LEFT JOIN devices o ON o.id = d.companion_of WHERE d.id = ?1",
+        )?
+        .query_row(params![device_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     match row {
         None => Err(StoreError::UnknownDevice),
-        Some((_, status)) if status != "active" => Err(StoreError::DeviceRevoked),
-        Some((person_id, _)) => Ok(person_id),
+        Some((person_id, status, companion))
+            if status == "active" || companion.as_deref() == Some("active") =>
+        {
+            Ok(person_id)
+        }
+        Some(_) => Err(StoreError::DeviceRevoked),
     }
 }
 

@@ -1,0 +1,30 @@
+## Reporting in the background with the OwnTracks app (owntracks.js).
+
+nav-owntracks = Send location in the background (OwnTracks)
+ot-reporting-note = Your location is sent by the OwnTracks app. This app shows your status, place of stay and data.
+ot-heading = Send location with the OwnTracks app
+ot-intro = This app can send your location only while it is open. The free OwnTracks app sends it in the background, even when the phone is in your pocket. Your location is then sent only to this service, encrypted.
+ot-active = OwnTracks is sending your location now. Keep OwnTracks installed and do not close it.
+ot-steps-heading = How to set it up
+ot-step-install = Install OwnTracks: on Android from Google Play, on iPhone from the App Store. It is free.
+ot-step-button = Come back here and press "Set up OwnTracks".
+ot-step-open = Press "Open in OwnTracks". OwnTracks opens and takes all settings by itself. If it asks, confirm the import.
+ot-step-permission = When OwnTracks asks for location, choose "Allow all the time" (on iPhone: "Always").
+ot-step-battery = Change the battery settings of your phone as written below. Otherwise the phone stops OwnTracks and your location is not sent.
+ot-what-changes = After this, this app stops sending your location itself: only OwnTracks sends it. You can still open this app to see your status. To send with this app again, press "Send with this app again".
+ot-provision-button = Set up OwnTracks
+ot-ready = Done. Now open OwnTracks with the button below. Do this on the phone where OwnTracks is installed.
+ot-open-link = Open in OwnTracks
+ot-qr-hint = OwnTracks on another phone? Scan this code with that phone's camera.
+ot-once = The settings are shown only now. If you lose them, press "Set up OwnTracks" again: the old settings stop working.
+ot-stop-button = Send with this app again (stop OwnTracks)
+ot-battery-heading = Battery settings that keep OwnTracks working
+ot-battery-intro = Many phones stop apps in the background to save battery. Then no location is sent, and after three working days your registration ends. Change these settings once:
+ot-battery-all = Every Android phone: Settings → Apps → OwnTracks → Battery → "Unrestricted" (on older phones: "Battery optimisation" → "Don't optimise"). Location permission: "Allow all the time".
+ot-battery-xiaomi = Xiaomi, Redmi, POCO (MIUI, HyperOS): Settings → Apps → Manage apps → OwnTracks → turn on "Autostart"; "Battery saver" → "No restrictions". In the recent apps list, hold OwnTracks and tap the lock.
+ot-battery-samsung = Samsung: Settings → Battery → Background usage limits → "Never sleeping apps" → add OwnTracks. Check that OwnTracks is not in "Sleeping apps" or "Deep sleeping apps".
+ot-battery-huawei = Huawei, Honor: Settings → Battery → App launch → OwnTracks: turn off "Manage automatically", then turn on "Auto-launch", "Secondary launch" and "Run in background".
+ot-battery-oppo = Realme, Oppo: Settings → Battery → App battery management (or "More settings") → OwnTracks → allow background activity and auto launch. In the recent apps list, lock OwnTracks.
+ot-battery-tecno = Tecno, Infinix: Settings → Battery (or Phone Master) → App power saving → OwnTracks → "No restriction". Settings → Apps → Auto-start management → allow OwnTracks. In the recent apps list, lock OwnTracks.
+ot-battery-iphone = iPhone: Settings → OwnTracks → Location → "Always"; keep "Background App Refresh" on. Low Power Mode delays the sending.
+ot-battery-check = To check: after an hour, open this app. "Last location received" must show a time from the last hour.

@@ -1,0 +1,30 @@
+## Joylashuvni OwnTracks ilovasi bilan fonda yuborish (owntracks.js).
+
+nav-owntracks = Joylashuvni fonda yuborish (OwnTracks)
+ot-reporting-note = Joylashuvingizni OwnTracks ilovasi yubormoqda. Bu ilova holatingizni, yashash joyingizni va ma'lumotlaringizni ko'rsatadi.
+ot-heading = Joylashuvni OwnTracks ilovasi bilan yuborish
+ot-intro = Bu ilova joylashuvni faqat ochiq turganda yuboradi. Bepul OwnTracks ilovasi uni fonda, telefon cho'ntakda bo'lsa ham yuboradi. Joylashuv faqat shu xizmatga, shifrlangan holda yuboriladi.
+ot-active = Hozir joylashuvingizni OwnTracks yubormoqda. OwnTracks'ni o'chirmang va yopmang.
+ot-steps-heading = Qanday sozlash kerak
+ot-step-install = OwnTracks'ni o'rnating: Android'da Google Play'dan, iPhone'da App Store'dan. U bepul.
+ot-step-button = Bu yerga qayting va "OwnTracks'ni sozlash" tugmasini bosing.
+ot-step-open = "OwnTracks'da ochish" tugmasini bosing. OwnTracks ochiladi va barcha sozlamalarni o'zi oladi. So'rasa, importni tasdiqlang.
+ot-step-permission = OwnTracks joylashuv haqida so'raganda "Har doim ruxsat berish"ni tanlang (iPhone'da "Har doim").
+ot-step-battery = Telefoningizning batareya sozlamalarini quyida yozilganidek o'zgartiring. Aks holda telefon OwnTracks'ni to'xtatadi va joylashuv yuborilmaydi.
+ot-what-changes = Shundan keyin bu ilova joylashuvni o'zi yubormaydi: uni faqat OwnTracks yuboradi. Holatingizni bu yerda avvalgidek ko'rishingiz mumkin. Yana shu ilova bilan yuborish uchun "Yana shu ilova bilan yuborish" tugmasini bosing.
+ot-provision-button = OwnTracks'ni sozlash
+ot-ready = Tayyor. Endi pastdagi tugma bilan OwnTracks'ni oching. Buni OwnTracks o'rnatilgan telefonda qiling.
+ot-open-link = OwnTracks'da ochish
+ot-qr-hint = OwnTracks boshqa telefondami? O'sha telefon kamerasini shu kodga qarating.
+ot-once = Sozlamalar faqat hozir ko'rsatiladi. Ularni yo'qotsangiz, yana "OwnTracks'ni sozlash"ni bosing: eski sozlamalar ishlamay qoladi.
+ot-stop-button = Yana shu ilova bilan yuborish (OwnTracks'ni o'chirish)
+ot-battery-heading = OwnTracks ishlashi uchun batareya sozlamalari
+ot-battery-intro = Ko'p telefonlar batareyani tejash uchun fondagi ilovalarni to'xtatadi. Shunda joylashuv yuborilmaydi va uch ish kunidan keyin ro'yxatdan o'tishingiz tugaydi. Bu sozlamalarni bir marta o'zgartiring:
+ot-battery-all = Har qanday Android: Sozlamalar → Ilovalar → OwnTracks → Batareya → "Cheklovsiz" (eski telefonlarda: "Batareyani optimallashtirish" → "Optimallashtirmaslik"). Joylashuvga ruxsat: "Har doim ruxsat berish".
+ot-battery-xiaomi = Xiaomi, Redmi, POCO (MIUI, HyperOS): Sozlamalar → Ilovalar → Ilovalarni boshqarish → OwnTracks → "Avtoishga tushirish"ni yoqing; "Batareya tejash" → "Cheklovlarsiz". Oxirgi ilovalar ro'yxatida OwnTracks'ni bosib turing va qulfni bosing.
+ot-battery-samsung = Samsung: Sozlamalar → Batareya → Fonda foydalanish cheklovlari → "Hech qachon uxlamaydigan ilovalar" → OwnTracks'ni qo'shing. OwnTracks "Uxlayotgan" va "Chuqur uxlayotgan" ilovalarda yo'qligini tekshiring.
+ot-battery-huawei = Huawei, Honor: Sozlamalar → Batareya → Ilovalarni ishga tushirish → OwnTracks: "Avtomatik boshqarish"ni o'chiring, keyin "Avtoishga tushirish", "Ikkilamchi ishga tushirish" va "Fonda ishlash"ni yoqing.
+ot-battery-oppo = Realme, Oppo: Sozlamalar → Batareya → Ilovalar batareyasini boshqarish (yoki "Boshqa sozlamalar") → OwnTracks → fonda ishlash va avtoishga tushirishga ruxsat bering. Oxirgi ilovalar ro'yxatida OwnTracks'ni qulflang.
+ot-battery-tecno = Tecno, Infinix: Sozlamalar → Batareya (yoki Phone Master) → Ilovalar quvvatini tejash → OwnTracks → "Cheklovsiz". Sozlamalar → Ilovalar → Avtoishga tushirishni boshqarish → OwnTracks'ga ruxsat bering. Oxirgi ilovalar ro'yxatida OwnTracks'ni qulflang.
+ot-battery-iphone = iPhone: Sozlamalar → OwnTracks → Joylashuv → "Har doim"; "Fonda kontentni yangilash"ni yoqilgan holda qoldiring. Quvvatni tejash rejimi yuborishni kechiktiradi.
+ot-battery-check = Tekshirish: bir soatdan keyin shu ilovani oching. "Oxirgi joylashuv qabul qilindi" qatorida oxirgi bir soat ichidagi vaqt bo'lishi kerak.
