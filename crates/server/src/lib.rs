@@ -13,6 +13,7 @@ pub mod error;
 pub mod i18n;
 pub mod proof;
 pub mod push;
+pub mod retention;
 pub mod scheduler;
 pub mod state;
 pub mod telemetry;

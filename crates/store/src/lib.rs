@@ -14,13 +14,16 @@
 //! the answer. An acknowledgement returned by a write method means the
 //! transaction has committed durably.
 
+pub mod accounts;
 pub mod audit;
 pub mod console;
 pub mod detection;
 pub mod model;
 pub mod postgres;
 pub mod push;
+pub mod retention;
 pub mod signals;
+pub mod spotcheck;
 pub mod sqlite;
 pub mod stay;
 mod time;
@@ -33,12 +36,15 @@ use amina_domain::types::CardNumber;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+pub use accounts::AccountAdminStore;
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore, ChainBreak};
 pub use console::*;
 pub use detection::*;
 pub use model::*;
 pub use push::*;
+pub use retention::*;
 pub use signals::*;
+pub use spotcheck::*;
 pub use stay::*;
 
 /// Storage failures, precise enough for the HTTP layer to map each to a
@@ -98,6 +104,9 @@ pub trait Store:
     + AuditStore
     + StayStore
     + PushStore
+    + RetentionStore
+    + SpotCheckStore
+    + AccountAdminStore
     + Send
     + Sync
     + 'static
