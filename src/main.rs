@@ -80,6 +80,10 @@ enum Command {
     /// The console's audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Retention of raw locations: reduce old fixes to daily summaries, or
+    /// check that it was done.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Run the deregistration scheduler once, now, and exit.
     DeregisterDue,
     /// Benchmarks that print medians and ratios against a baseline.
@@ -235,6 +239,22 @@ enum AdminCommand {
 enum AuditCommand {
     /// Walk the hash chain of the audit trail; names the first bad record
     /// and exits non-zero if the chain is broken.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Reduce raw fixes older than retention.fix_days to daily presence
+    /// summaries now (what the scheduler does once a day).
+    Run {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that no raw fix older than the cut-off remains and that every
+    /// removed fix is in a daily summary; exits non-zero if not.
     Verify {
         #[arg(long)]
         json: bool,
@@ -424,6 +444,65 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         );
                     }
                     bail!("audit chain broken at record {}: {}", b.id, b.problem)
+                }
+            }
+        }
+        Command::Retention(cmd) => {
+            let config = load_config(&cli.common)?;
+            let store = amina_store::open(&config.database_url()).await?;
+            store.migrate().await?;
+            let monitor = build_monitor(&config)?;
+            let state = AppState::new(store, monitor, config, Arc::new(SystemClock));
+            match cmd {
+                RetentionCommand::Run { json } => {
+                    let r = amina_server::retention::run_once(&state).await?;
+                    if json {
+                        println!("{}", serde_json::to_string(&r)?);
+                    } else {
+                        println!(
+                            "retention: {} fix(es) of {} person(s) reduced to {} daily summary(ies); cut-off {}",
+                            r.fixes_removed,
+                            r.persons,
+                            r.days,
+                            r.cutoff.map(amina_domain::time::format_moscow).unwrap_or_default()
+                        );
+                    }
+                    Ok(())
+                }
+                RetentionCommand::Verify { json } => {
+                    let s = amina_server::retention::status(&state).await?;
+                    if json {
+                        let mut v = serde_json::to_value(&s)?;
+                        v["ok"] = s.is_ok().into();
+                        println!("{v}");
+                    } else {
+                        println!(
+                            "cut-off {}: {} raw fix(es) older; {} daily summary(ies) account for {} fix(es); {} removed in {} run(s)",
+                            amina_domain::time::format_moscow(s.cutoff),
+                            s.raw_before_cutoff,
+                            s.summary_days,
+                            s.summarised_fixes,
+                            s.removed_fixes,
+                            s.runs
+                        );
+                    }
+                    if s.raw_before_cutoff > 0 {
+                        bail!(
+                            "{} raw fix(es) older than the cut-off remain (oldest {})",
+                            s.raw_before_cutoff,
+                            s.oldest_raw
+                                .map(amina_domain::time::format_moscow)
+                                .unwrap_or_default()
+                        );
+                    }
+                    if s.summarised_fixes != s.removed_fixes {
+                        bail!(
+                            "the summaries account for {} fix(es) but {} were removed",
+                            s.summarised_fixes,
+                            s.removed_fixes
+                        );
+                    }
+                    Ok(())
                 }
             }
         }

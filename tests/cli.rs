@@ -226,3 +226,74 @@ fn create_user_and_audit_verify_catch_a_tampered_record() {
 /// `import addresses` and `admin enrolment-code`.
 #[path = "cli/stay.rs"]
 mod stay;
+
+/// `retention verify` fails while raw fixes older than the cut-off remain,
+/// `retention run` reduces them to daily summaries, and `verify` then
+/// passes; a summary removed by hand makes it fail again.
+#[test]
+fn retention_run_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(amina(dir.path(), &["migrate"]).status.success());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let day_ms = 86_400_000_i64;
+    // 200 days ago at noon Moscow time (UTC+3), twice, and an hour ago.
+    let old = (now_ms - 200 * day_ms) / day_ms * day_ms + 9 * 3_600_000;
+    let conn = rusqlite::Connection::open(dir.path().join("amina.sqlite3")).unwrap();
+    conn.execute_batch(&format!(
+        "INSERT INTO cards (number, secret_hash, name_latin, name_cyrillic, citizenship, \
+         birth_date, purpose, valid_until, imported_at, updated_at) VALUES ('UZ9000001', 'x', \
+         'A B', 'А Б', 'UZB', '1990-01-01', 'work', '2030-01-01', 0, 0);
+         INSERT INTO persons (id, card_number, status, registration_id, registration_started_at, \
+         deadline_at, presence, created_at) VALUES (1, 'UZ9000001', 'registered', 1, 0, 0, \
+         'in_region', 0);
+         INSERT INTO fixes (device_id, seq, person_id, lat, lon, accuracy_m, recorded_at, \
+         received_at, source, mock, zone, flags, counted) VALUES
+         ('d', 1, 1, 55.75, 37.61, 10, {old}, {old}, 'gps', 0, 'moscow', 0, 1),
+         ('d', 2, 1, 56.85, 35.91, 10, {}, {old}, 'gps', 0, 'outside', 0, 1),
+         ('d', 3, 1, 55.75, 37.61, 10, {}, {now_ms}, 'gps', 0, 'moscow', 0, 1);",
+        old + 3_600_000,
+        now_ms - 3_600_000
+    ))
+    .unwrap();
+    drop(conn);
+
+    let before = amina(dir.path(), &["retention", "verify", "--json"]);
+    assert!(!before.status.success(), "old raw fixes remain");
+    let report: serde_json::Value = serde_json::from_slice(&before.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["raw_before_cutoff"], 2);
+    assert!(String::from_utf8_lossy(&before.stderr).contains("older than the cut-off"));
+
+    let run = json(&amina(dir.path(), &["retention", "run", "--json"]));
+    assert_eq!(
+        (&run["persons"], &run["days"], &run["fixes_removed"]),
+        (&1.into(), &1.into(), &2.into())
+    );
+    let again = json(&amina(dir.path(), &["retention", "run", "--json"]));
+    assert_eq!(again["fixes_removed"], 0, "idempotent");
+    let ok = json(&amina(dir.path(), &["retention", "verify", "--json"]));
+    assert_eq!(ok["ok"], true);
+    assert_eq!(ok["summary_days"], 1);
+    assert_eq!(ok["summarised_fixes"], 2);
+
+    let conn = rusqlite::Connection::open(dir.path().join("amina.sqlite3")).unwrap();
+    let (count, zones): (i64, String) = conn
+        .query_row("SELECT fix_count, zones FROM daily_presence", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(count, 2);
+    assert_eq!(zones, r#"{"moscow":1,"outside":1}"#);
+    let kept: i64 = conn
+        .query_row("SELECT count(*) FROM fixes", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 1, "the recent fix is kept raw");
+    conn.execute("DELETE FROM daily_presence", []).unwrap();
+    drop(conn);
+    let lost = amina(dir.path(), &["retention", "verify"]);
+    assert!(!lost.status.success());
+    assert!(String::from_utf8_lossy(&lost.stderr).contains("account for 0"));
+}

@@ -200,6 +200,98 @@ impl RegistryStatus {
     }
 }
 
+/// What a police officer found on one person during a spot check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpotCheckOutcome {
+    /// Met the person; documents and place of stay in order.
+    InOrder,
+    /// Met the person; a violation was found and recorded (note required).
+    Violation,
+    /// The person was not found where the records place them (note required).
+    NotFound,
+    /// Anything else (note required).
+    Other,
+}
+
+impl SpotCheckOutcome {
+    pub const ALL: [SpotCheckOutcome; 4] = [
+        SpotCheckOutcome::InOrder,
+        SpotCheckOutcome::Violation,
+        SpotCheckOutcome::NotFound,
+        SpotCheckOutcome::Other,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            SpotCheckOutcome::InOrder => "in_order",
+            SpotCheckOutcome::Violation => "violation",
+            SpotCheckOutcome::NotFound => "not_found",
+            SpotCheckOutcome::Other => "other",
+        }
+    }
+    pub fn from_code(s: &str) -> Option<SpotCheckOutcome> {
+        SpotCheckOutcome::ALL.into_iter().find(|o| o.code() == s)
+    }
+}
+
+/// The note recorded with an outcome: optional when all was in order,
+/// otherwise a written note is required (it is what a later review reads).
+pub fn outcome_note(
+    outcome: SpotCheckOutcome,
+    note: &str,
+) -> Result<Option<String>, ConsoleRuleError> {
+    let t = note.trim();
+    if outcome == SpotCheckOutcome::InOrder && t.is_empty() {
+        return Ok(None);
+    }
+    reason(Some(t)).map(Some)
+}
+
+/// Why a person is listed in a spot check: the open signals that matter to
+/// police work, grouped as the officer reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpotCheckReason {
+    /// The monitoring deadline has passed (deregistered for no monitoring,
+    /// or about to be).
+    Overdue,
+    /// Outside the pilot region (or outside too long).
+    OutsideRegion,
+    /// Signs of evasion: a phone left in one place, spoofed locations,
+    /// living elsewhere than notified, the app removed.
+    SuspectedEvasion,
+    /// The notified place of stay is a suspected fictitious address.
+    FictitiousAddress,
+}
+
+impl SpotCheckReason {
+    pub const ALL: [SpotCheckReason; 4] = [
+        SpotCheckReason::Overdue,
+        SpotCheckReason::OutsideRegion,
+        SpotCheckReason::SuspectedEvasion,
+        SpotCheckReason::FictitiousAddress,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            SpotCheckReason::Overdue => "overdue",
+            SpotCheckReason::OutsideRegion => "outside_region",
+            SpotCheckReason::SuspectedEvasion => "suspected_evasion",
+            SpotCheckReason::FictitiousAddress => "fictitious_address",
+        }
+    }
+
+    /// The reason an open signal of `kind` gives.
+    pub fn of_signal(kind: crate::signal::SignalKind) -> SpotCheckReason {
+        use crate::signal::SignalKind::*;
+        match kind {
+            OutsideRegion | OutsideTooLong => SpotCheckReason::OutsideRegion,
+            FictitiousAddress => SpotCheckReason::FictitiousAddress,
+            PushSubscriptionGone | AppProbablyRemoved | StationaryDevice | SpoofedLocation
+            | LivesElsewhere => SpotCheckReason::SuspectedEvasion,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +330,27 @@ mod tests {
             CaseState::Expired
         );
         assert_eq!(case_open_at(terms.expires_at, true, t0), CaseState::Closed);
+    }
+
+    #[test]
+    fn spot_check_outcomes_need_a_note_unless_in_order() {
+        assert_eq!(outcome_note(SpotCheckOutcome::InOrder, " "), Ok(None));
+        assert_eq!(
+            outcome_note(SpotCheckOutcome::InOrder, " ok ").unwrap(),
+            Some("ok".into())
+        );
+        for o in [
+            SpotCheckOutcome::Violation,
+            SpotCheckOutcome::NotFound,
+            SpotCheckOutcome::Other,
+        ] {
+            assert_eq!(outcome_note(o, ""), Err(ConsoleRuleError::ReasonRequired));
+            assert_eq!(SpotCheckOutcome::from_code(o.code()), Some(o));
+        }
+        assert_eq!(SpotCheckOutcome::from_code("fine"), None);
+        assert_eq!(
+            SpotCheckReason::of_signal(crate::signal::SignalKind::LivesElsewhere),
+            SpotCheckReason::SuspectedEvasion
+        );
     }
 }

@@ -34,6 +34,7 @@ pub mod geofence;
 pub mod monitor;
 pub mod names;
 pub mod reminders;
+pub mod retention;
 pub mod rule;
 pub mod signal;
 pub mod stay;

@@ -259,11 +259,48 @@ pub struct ConsoleConfig {
     /// Largest radius of a "nearby" query, in metres.
     pub nearby_max_radius_m: f64,
     /// Optional map tile URL template (`https://tiles.example/{z}/{x}/{y}.png`)
-    /// of a deployment's own tile server. The map page names it; the
-    /// boundaries are always drawn from the built-in region data and no
-    /// tile is loaded by this version (the page's Content-Security-Policy
-    /// stays `default-src 'self'`).
+    /// of a deployment's own tile server. Empty (the default): the map is
+    /// the offline SVG of the built-in boundaries only. Set: its tiles are
+    /// the map's background under the same boundaries, and the console's
+    /// Content-Security-Policy allows images from exactly its origin.
     pub tile_url: String,
+}
+
+impl ConsoleConfig {
+    /// The tile server's origin (`scheme://host[:port]`) if `tile_url` is
+    /// set, or why it is not usable.
+    pub fn tile_origin(&self) -> Result<Option<String>, ConfigError> {
+        let url = self.tile_url.trim();
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let bad = |why: &str| ConfigError(format!("console.tile_url = {url:?}: {why}"));
+        let rest = url
+            .strip_prefix("https://")
+            .map(|r| ("https", r))
+            .or_else(|| url.strip_prefix("http://").map(|r| ("http", r)));
+        let Some((scheme, rest)) = rest else {
+            return Err(bad("must start with https:// or http://"));
+        };
+        let host = rest.split('/').next().unwrap_or("");
+        let host_ok = !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+        if !host_ok {
+            return Err(bad("the host is not a plain host name or address"));
+        }
+        if !["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p)) {
+            return Err(bad("must contain {z}, {x} and {y}"));
+        }
+        if url
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | ';' | ',' | '<' | '>'))
+        {
+            return Err(bad("contains characters not allowed in a URL here"));
+        }
+        Ok(Some(format!("{scheme}://{host}")))
+    }
 }
 
 impl Default for ConsoleConfig {
@@ -370,18 +407,27 @@ impl Default for StayConfig {
     }
 }
 
-/// How long personal data is kept. Shown to the person in "my data"; the
-/// job that enforces it is not part of this release (the app says so).
+/// How long raw locations are kept. The scheduler reduces older fixes to
+/// daily presence summaries (`crate::retention`); "my data" states it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionConfig {
-    /// Days raw fixes are kept before they are reduced to summaries.
+    /// Days raw fixes are kept before they are reduced to summaries (at
+    /// least 1: the detection job reads yesterday's fixes).
     pub fix_days: u32,
+    /// Whether the scheduler enforces it (once a Moscow day).
+    pub enabled: bool,
+    /// People per reduction transaction.
+    pub batch_size: u32,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        RetentionConfig { fix_days: 90 }
+        RetentionConfig {
+            fix_days: 90,
+            enabled: true,
+            batch_size: 200,
+        }
     }
 }
 
@@ -459,7 +505,15 @@ impl Config {
                 .any(|s| key == *s || key.starts_with(&format!("{s}.")))
         });
         fig = fig.merge(env);
-        fig.extract().map_err(|e| ConfigError(e.to_string()))
+        let config: Config = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.console.tile_origin()?;
+        if config.retention.fix_days == 0 {
+            return Err(ConfigError(
+                "retention.fix_days must be at least 1 (the detection job reads yesterday's fixes)"
+                    .into(),
+            ));
+        }
+        Ok(config)
     }
 
     /// The app's public address, ending in `/`.
@@ -509,6 +563,27 @@ mod tests {
         let mut c = Config::default();
         c.push.contact = "push-admin".into();
         assert!(c.push.rules().is_err());
+    }
+
+    #[test]
+    fn tile_url_gives_its_origin_or_is_refused() {
+        let mut c = ConsoleConfig::default();
+        assert_eq!(c.tile_origin().unwrap(), None);
+        c.tile_url = "https://tiles.example.org:8443/osm/{z}/{x}/{y}.png".into();
+        assert_eq!(
+            c.tile_origin().unwrap().as_deref(),
+            Some("https://tiles.example.org:8443")
+        );
+        for bad in [
+            "ftp://tiles/{z}/{x}/{y}",
+            "https://tiles.example.org/tile.png",
+            "https://a b/{z}/{x}/{y}",
+            "https://x; script-src */{z}/{x}/{y}",
+            "https:///{z}/{x}/{y}",
+        ] {
+            c.tile_url = bad.into();
+            assert!(c.tile_origin().is_err(), "{bad}");
+        }
     }
 
     #[test]

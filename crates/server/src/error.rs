@@ -118,9 +118,11 @@ impl From<StoreError> for ApiError {
                     C::AccountExists | C::TotpReplayed | C::RegistryState(_) => {
                         StatusCode::CONFLICT
                     }
+                    C::OutcomeRecorded | C::OwnAccount => StatusCode::CONFLICT,
                     C::UnknownAccount | C::UnknownCase | C::UnknownRegistryEntry => {
                         StatusCode::NOT_FOUND
                     }
+                    C::UnknownSpotCheck => StatusCode::NOT_FOUND,
                     C::CaseExpired(_) | C::CaseClosed | C::NotCaseOwner => StatusCode::FORBIDDEN,
                     C::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 };

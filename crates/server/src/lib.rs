@@ -14,6 +14,7 @@ pub mod i18n;
 pub mod owntracks;
 pub mod proof;
 pub mod push;
+pub mod retention;
 pub mod scheduler;
 pub mod state;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! The scheduler: deregisters people whose monitoring deadline has passed,
 //! plans and sends the push notices due (see [`crate::push`]), and once a
-//! day runs the detection job ([`crate::detection_job`]).
+//! day runs the detection job ([`crate::detection_job`]) and the retention
+//! job ([`crate::retention`]).
 //!
 //! The work is "rows plus a worker": due people are found by the deadline
 //! index, so a run costs in proportion to the people due, not to everyone.
@@ -83,6 +84,27 @@ async fn detect_daily(state: &AppState, done: &mut Option<jiff::civil::Date>) {
     }
 }
 
+/// Reduce old fixes to daily summaries once a Moscow day (per process;
+/// the store makes a second node's run find nothing to do).
+async fn retain_daily(state: &AppState, done: &mut Option<jiff::civil::Date>) {
+    let today = amina_domain::time::moscow_date(state.clock.now());
+    if *done == Some(today) {
+        return;
+    }
+    match crate::retention::run_once(state).await {
+        Ok(r) => {
+            tracing::info!(
+                persons = r.persons,
+                days = r.days,
+                fixes_removed = r.fixes_removed,
+                "retention run done"
+            );
+            *done = Some(today);
+        }
+        Err(e) => tracing::warn!(error = %e, "retention run failed; will retry"),
+    }
+}
+
 /// Run the scheduler every `interval_s` until `shutdown` resolves.
 pub async fn run_forever(state: AppState, shutdown: impl std::future::Future<Output = ()>) {
     let interval = Duration::from_secs(state.config.scheduler.interval_s.max(1));
@@ -90,6 +112,7 @@ pub async fn run_forever(state: AppState, shutdown: impl std::future::Future<Out
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     let mut detected_day = None;
+    let mut retained_day = None;
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
@@ -99,6 +122,9 @@ pub async fn run_forever(state: AppState, shutdown: impl std::future::Future<Out
                 }
                 if state.config.scheduler.detection_enabled {
                     detect_daily(&state, &mut detected_day).await;
+                }
+                if state.config.retention.enabled {
+                    retain_daily(&state, &mut retained_day).await;
                 }
                 if state.config.push.enabled {
                     if let Err(e) = crate::push::run_once(&state).await {

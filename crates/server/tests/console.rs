@@ -80,8 +80,17 @@ struct Answer {
 
 impl App {
     async fn spawn(backend: Backend, start: Timestamp) -> Option<App> {
+        Self::spawn_with(backend, start, |_| {}).await
+    }
+
+    async fn spawn_with(
+        backend: Backend,
+        start: Timestamp,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<App> {
         let mut config = Config::default();
         config.scheduler.enabled = false;
+        configure(&mut config);
         let (dir, pg, url) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -331,6 +340,10 @@ on_both_backends!(
     alerts_are_reviewed_with_reasons,
     registry_decisions_are_the_supervisors_with_a_reason,
     an_enrolment_operator_issues_a_one_time_code,
+    a_spot_check_lists_people_with_evidence_and_records_outcomes,
+    search_and_alerts_by_address_and_district,
+    admins_manage_accounts_and_see_no_personal_data,
+    bad_input_is_refused_clearly_and_changes_nothing,
 );
 
 async fn sign_in_needs_password_and_totp_and_locks_after_failures(b: Backend) {
@@ -986,4 +999,647 @@ async fn authorisation_matrix_every_route_every_role() {
         }
     }
     assert!(checked >= 6 * 15, "{checked}");
+}
+
+// ------------------------------------------------------------ issue 4, rest
+
+const TVERSKAYA_7: (f64, f64) = (55.7579, 37.6112);
+
+/// Import a two-district address register and notify `pid` at the Moscow
+/// address.
+async fn address_register(app: &App, pid: i64) {
+    use amina_domain::stay::{Address, AddressId, NoticeRules};
+    let addr = |id: &str, municipality: &str, region: &str, at: (f64, f64)| Address {
+        id: AddressId::parse(id).unwrap(),
+        region: region.into(),
+        municipality: municipality.into(),
+        street: "улица Тверская".into(),
+        house: "7".into(),
+        flat: Some("12".into()),
+        residential: true,
+        position: amina_domain::types::Coordinates::parse(at.0, at.1).unwrap(),
+    };
+    let now = app.clock.now();
+    app.state
+        .store
+        .import_addresses(
+            vec![
+                addr("mow-1", "Москва", "RU-MOW", TVERSKAYA_7),
+                addr(
+                    "mos-1",
+                    "городской округ Химки",
+                    "RU-MOS",
+                    (55.8887, 37.4304),
+                ),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    app.state
+        .store
+        .submit_notice(
+            NoticeRules { max_days_ahead: 7 },
+            app.state.monitor.geofence.clone(),
+            amina_store::NewNotice {
+                person_id: pid,
+                address_id: AddressId::parse("mow-1").unwrap(),
+                date_from: amina_domain::time::moscow_date(now),
+                host_name: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+}
+
+async fn outside_signal(app: &App, pid: i64) -> i64 {
+    let now = app.clock.now();
+    app.state
+        .store
+        .raise_signal(amina_store::NewSignal {
+            kind: amina_domain::signal::SignalKind::OutsideRegion,
+            subject: amina_domain::signal::SignalSubject::Person(pid),
+            dedup_key: now.to_string(),
+            raised_at: now,
+            score: None,
+            explanation: "trusted position outside the pilot region".into(),
+            evidence: serde_json::json!({
+                "outside_since": now.to_string(),
+                "previous_presence": "in_region",
+                "lat": 56.8587, "lon": 35.9176, "accuracy_m": 14.0,
+            }),
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+async fn a_spot_check_lists_people_with_evidence_and_records_outcomes(b: Backend) {
+    let Some(app) = App::spawn(b, moscow("2025-11-24T09:00:00")).await else {
+        return;
+    };
+    let pid = app.phone_at_kremlin("AB0000001", "secret-one").await;
+    let other = app.phone_at_kremlin("AB0000002", "secret-two").await;
+    address_register(&app, pid).await;
+    outside_signal(&app, pid).await;
+    let secret = app.user("anna", Role::PoliceOfficer).await;
+    let o = app.sign_in("anna", &secret).await;
+
+    let page = app.get(Some(&o), "/console/spot-checks").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<option value=\"Москва\">"),
+        "{}",
+        page.body
+    );
+    let before = app.audit_count().await;
+    for (form, reason) in [
+        (
+            vec![
+                ("district", "Москва"),
+                ("lat", "55.75"),
+                ("lon", "37.61"),
+                ("radius_m", "100"),
+            ],
+            "invalid_area",
+        ),
+        (vec![("district", "Нарния")], "unknown_district"),
+        (
+            vec![("lat", "95"), ("lon", "37.61"), ("radius_m", "100")],
+            "invalid_coordinates",
+        ),
+        (
+            vec![("lat", "55.75"), ("lon", "37.61"), ("radius_m", "999999")],
+            "invalid_radius",
+        ),
+        (
+            vec![("district", "Москва"), ("hours", "x")],
+            "invalid_hours",
+        ),
+    ] {
+        let mut form = form;
+        form.extend([("legal_basis", "3-FZ art. 13"), ("purpose", "check")]);
+        if !form.iter().any(|(k, _)| *k == "hours") {
+            form.push(("hours", "4"));
+        }
+        let a = app
+            .post(Some(&o), "/console/spot-checks", &form, true)
+            .await;
+        assert_eq!((a.status, a.reason.as_str()), (400, reason), "{form:?}");
+    }
+    let a = app
+        .post(
+            Some(&o),
+            "/console/spot-checks",
+            &[
+                ("district", "Москва"),
+                ("legal_basis", " "),
+                ("purpose", "p"),
+                ("hours", "4"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (422, "legal_basis_required"));
+    assert_eq!(app.audit_count().await, before, "refusals change nothing");
+
+    let a = app
+        .post(
+            Some(&o),
+            "/console/spot-checks",
+            &[
+                ("district", "Москва"),
+                ("legal_basis", "3-FZ art. 13"),
+                ("purpose", "district check"),
+                ("hours", "4"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(a.status, 303, "{a:?}");
+    let path = a.location.clone();
+    let view = app.get(Some(&o), &path).await;
+    assert_eq!(view.status, 200);
+    assert!(view.body.contains("AB0000001"));
+    assert!(
+        !view.body.contains("AB0000002"),
+        "no open signal, no notice in the district"
+    );
+    assert!(view.body.contains("data-reason=\"outside_region\""));
+    assert!(view.body.contains("Outside since"), "evidence as a table");
+    assert!(
+        view.body.contains("56.85870"),
+        "coordinates inside a spot check"
+    );
+    let listed = app
+        .state
+        .store
+        .audit_records(AuditQuery {
+            action: Some("spotcheck.listed".into()),
+            subject: Some(format!("person:{pid}")),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].legal_basis.as_deref(), Some("3-FZ art. 13"));
+
+    let outcomes = format!("{path}/outcomes");
+    let pid_s = pid.to_string();
+    let a = app
+        .post(
+            Some(&o),
+            &outcomes,
+            &[("person", &pid_s), ("outcome", "violation")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (422, "reason_required"));
+    let a = app
+        .post(
+            Some(&o),
+            &outcomes,
+            &[("person", &pid_s), ("outcome", "maybe")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (400, "invalid_outcome"));
+    let a = app
+        .post(
+            Some(&o),
+            &outcomes,
+            &[
+                ("person", &pid_s),
+                ("outcome", "violation"),
+                ("note", "no document"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(a.status, 303, "{a:?}");
+    let a = app
+        .post(
+            Some(&o),
+            &outcomes,
+            &[("person", &pid_s), ("outcome", "in_order")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (409, "outcome_recorded"));
+    let view = app.get(Some(&o), &path).await;
+    assert!(view.body.contains("data-outcome=\"violation\""));
+    assert!(view.body.contains("no document"));
+
+    // A point and radius finds the same person by last position.
+    let a = app
+        .post(
+            Some(&o),
+            "/console/spot-checks",
+            &[
+                ("lat", "55.7520"),
+                ("lon", "37.6175"),
+                ("radius_m", "200"),
+                ("legal_basis", "3-FZ art. 13"),
+                ("purpose", "street check"),
+                ("hours", "1"),
+            ],
+            true,
+        )
+        .await;
+    let point = a.location.clone();
+    let view = app.get(Some(&o), &point).await;
+    assert!(view.body.contains("AB0000001") && !view.body.contains("AB0000002"));
+    assert!(view.body.contains("class=\"radius\""));
+    // Someone else's spot check, and an expired one, are refused.
+    let boris_secret = app.user("boris", Role::PoliceOfficer).await;
+    let boris = app.sign_in("boris", &boris_secret).await;
+    assert_eq!(app.get(Some(&boris), &point).await.reason, "not_case_owner");
+    app.clock.advance(SignedDuration::from_mins(61));
+    let o = app.sign_in("anna", &secret).await;
+    let a = app.get(Some(&o), &point).await;
+    assert_eq!((a.status, a.reason.as_str()), (403, "case_expired"));
+    assert!(!a.body.contains("AB0000001"));
+    let _ = other;
+}
+
+async fn search_and_alerts_by_address_and_district(b: Backend) {
+    let Some(app) = App::spawn(b, moscow("2025-11-24T09:00:00")).await else {
+        return;
+    };
+    let pid = app.phone_at_kremlin("AB0000001", "secret-one").await;
+    app.phone_at_kremlin("AB0000002", "secret-two").await;
+    address_register(&app, pid).await;
+    let sid = outside_signal(&app, pid).await;
+    let secret = app.user("mila", Role::MigrationOfficer).await;
+    let o = app.sign_in("mila", &secret).await;
+
+    let a = app
+        .get(
+            Some(&o),
+            "/console/search?district=%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0",
+        )
+        .await;
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("AB0000001") && !a.body.contains("AB0000002"));
+    assert!(a.body.contains("<td class=\"district\">Москва</td>"));
+    let a = app
+        .get(
+            Some(&o),
+            "/console/search?address=%D1%82%D0%B2%D0%B5%D1%80%D1%81%D0%BA%D0%B0%D1%8F+7",
+        )
+        .await;
+    assert!(
+        a.body.contains("AB0000001") && !a.body.contains("AB0000002"),
+        "{}",
+        a.body
+    );
+
+    // The person card shows the evidence readably, without coordinates.
+    let card = app.get(Some(&o), &format!("/console/persons/{pid}")).await;
+    assert!(card.body.contains("Outside the pilot region"));
+    assert!(
+        card.body.contains("Outside since") && card.body.contains("<table class=\"evidence\">")
+    );
+    assert!(
+        !card.body.contains("56.85"),
+        "no coordinates outside a case"
+    );
+    assert!(card.body.contains("class=\"withheld\""));
+
+    let alerts = app
+        .get(
+            Some(&o),
+            "/console/alerts?district=%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0",
+        )
+        .await;
+    assert!(alerts.body.contains(&format!("data-signal=\"{sid}\"")));
+    assert!(
+        !alerts.body.contains("56.85"),
+        "no coordinates in the queue"
+    );
+    let row = alerts
+        .body
+        .split("<tr data-district=\"Москва\">")
+        .nth(1)
+        .expect("a row for the district")
+        .split("</tr>")
+        .next()
+        .unwrap();
+    assert!(row.contains("<td data-status=\"open\">1</td>"), "{row}");
+    let elsewhere = app
+        .get(Some(&o), "/console/alerts?district=%D0%B3%D0%BE%D1%80%D0%BE%D0%B4%D1%81%D0%BA%D0%BE%D0%B9+%D0%BE%D0%BA%D1%80%D1%83%D0%B3+%D0%A5%D0%B8%D0%BC%D0%BA%D0%B8")
+        .await;
+    assert_eq!(elsewhere.status, 200);
+    assert!(!elsewhere.body.contains(&format!("data-signal=\"{sid}\"")));
+    // Taking an alert into review assigns it.
+    let a = app
+        .post(
+            Some(&o),
+            &format!("/console/alerts/{sid}/review"),
+            &[("to", "in_review")],
+            true,
+        )
+        .await;
+    assert_eq!(a.status, 303);
+    let s = app.state.store.signal(sid).await.unwrap().unwrap();
+    assert_eq!(s.assigned_to.as_deref(), Some("mila"));
+}
+
+async fn admins_manage_accounts_and_see_no_personal_data(b: Backend) {
+    let Some(app) = App::spawn(b, moscow("2025-11-24T09:00:00")).await else {
+        return;
+    };
+    app.phone_at_kremlin("AB0000001", "secret-one").await;
+    let secret = app.user("root", Role::Admin).await;
+    let root = app.sign_in("root", &secret).await;
+    let list = app.get(Some(&root), "/console/accounts").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("data-account=\"root\""));
+    assert!(!list.body.contains("AB0000001") && !list.body.contains("Karimov"));
+    assert_eq!(
+        app.get(Some(&root), "/console/search?card=AB0000001")
+            .await
+            .reason,
+        "role_not_allowed"
+    );
+    for (form, reason) in [
+        (
+            vec![("name", "a b"), ("role", "auditor")],
+            "invalid_account_name",
+        ),
+        (vec![("name", "vera"), ("role", "god")], "invalid_role"),
+        (
+            vec![("name", "root"), ("role", "auditor")],
+            "account_exists",
+        ),
+    ] {
+        let a = app
+            .post(Some(&root), "/console/accounts", &form, true)
+            .await;
+        assert_eq!(a.reason, reason, "{form:?}");
+    }
+    let made = app
+        .post(
+            Some(&root),
+            "/console/accounts",
+            &[("name", "vera"), ("role", "police_officer")],
+            true,
+        )
+        .await;
+    assert_eq!(made.status, 200, "{made:?}");
+    let password = attr_text(&made.body, "<code id=\"password\">").expect("password shown once");
+    let totp = attr_text(&made.body, "<code id=\"totp-secret\">").expect("secret shown once");
+    let code = totp_code(&totp, app.clock.now());
+    let (a, session) = app.try_sign_in("vera", &password, &code).await;
+    assert_eq!(a.status, 303, "the shown credentials work");
+    let vera = Officer {
+        cookie: format!("amina_session={}", session.unwrap()),
+        csrf: String::new(),
+    };
+    assert_eq!(app.get(Some(&vera), "/console/").await.status, 200);
+
+    let id = app
+        .state
+        .store
+        .account_by_name("vera")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let before = app.audit_count().await;
+    let a = app
+        .post(
+            Some(&root),
+            &format!("/console/accounts/{id}/disable"),
+            &[],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (422, "reason_required"));
+    assert_eq!(app.audit_count().await, before);
+    let a = app
+        .post(
+            Some(&root),
+            &format!("/console/accounts/{id}/disable"),
+            &[("reason", "left the service")],
+            true,
+        )
+        .await;
+    assert_eq!(a.status, 303);
+    let gone = app.get(Some(&vera), "/console/").await;
+    assert_eq!(
+        (gone.status, gone.location.as_str()),
+        (303, "/console/login"),
+        "sessions end"
+    );
+    let root_id = app
+        .state
+        .store
+        .account_by_name("root")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let a = app
+        .post(
+            Some(&root),
+            &format!("/console/accounts/{root_id}/disable"),
+            &[("reason", "x")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (409, "own_account"));
+    let a = app
+        .post(
+            Some(&root),
+            &format!("/console/accounts/{id}/enable"),
+            &[("reason", "back")],
+            true,
+        )
+        .await;
+    assert_eq!(a.status, 303);
+    let reset = app
+        .post(
+            Some(&root),
+            &format!("/console/accounts/{id}/reset-totp"),
+            &[("reason", "lost phone")],
+            true,
+        )
+        .await;
+    assert_eq!(reset.status, 200);
+    let new_totp = attr_text(&reset.body, "<code id=\"totp-secret\">").unwrap();
+    assert_ne!(new_totp, totp);
+    app.clock.advance(SignedDuration::from_secs(60));
+    let (a, _) = app
+        .try_sign_in("vera", &password, &totp_code(&totp, app.clock.now()))
+        .await;
+    assert_eq!(a.status, 401, "the old authenticator no longer works");
+    let (a, _) = app
+        .try_sign_in("vera", &password, &totp_code(&new_totp, app.clock.now()))
+        .await;
+    assert_eq!(a.status, 303);
+    let actions = app.actions().await;
+    for expected in [
+        "account.create",
+        "account.disable",
+        "account.enable",
+        "account.reset_totp",
+    ] {
+        assert!(actions.iter().any(|a| a == expected), "{expected}");
+    }
+}
+
+/// The text of the element that starts with `marker`.
+fn attr_text(page: &str, marker: &str) -> Option<String> {
+    let rest = page.split(marker).nth(1)?;
+    Some(rest.split('<').next()?.to_string())
+}
+
+/// The Done list's bad inputs: each is a clear refusal (status, reason,
+/// a sentence in the officer's language) and changes nothing.
+async fn bad_input_is_refused_clearly_and_changes_nothing(b: Backend) {
+    let Some(app) = App::spawn(b, moscow("2025-11-24T09:00:00")).await else {
+        return;
+    };
+    let pid = app.phone_at_kremlin("AB0000001", "secret-one").await;
+    let secret = app.user("anna", Role::PoliceOfficer).await;
+    let sup_secret = app.user("sofia", Role::Supervisor).await;
+
+    // A registry proposal to decide on.
+    app.clock.set(moscow("2025-12-05T09:00:00"));
+    amina_server::scheduler::run_once(&app.state).await.unwrap();
+    let entry = app
+        .state
+        .store
+        .registry_entries(None, 10)
+        .await
+        .unwrap()
+        .pop()
+        .expect("a proposal");
+    let o = app.sign_in("anna", &secret).await;
+    let case = app
+        .post(
+            Some(&o),
+            &format!("/console/persons/{pid}/cases"),
+            &[
+                ("legal_basis", "121-FZ"),
+                ("purpose", "check"),
+                ("hours", "1"),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(case.status, 303);
+    let case_path = case.location.clone();
+    app.clock.advance(SignedDuration::from_mins(61));
+    let o = app.sign_in("anna", &secret).await;
+    let sup = app.sign_in("sofia", &sup_secret).await;
+    let before = app.audit_count().await;
+
+    let a = app.get(Some(&o), "/console/search?citizenship=UZBEK").await;
+    assert_eq!((a.status, a.reason.as_str()), (400, "invalid_citizenship"));
+    assert!(a.body.contains("role=\"alert\""));
+    let a = app.get(Some(&o), "/console/search?district=Nowhere").await;
+    assert_eq!((a.status, a.reason.as_str()), (400, "unknown_district"));
+    let a = app.get(Some(&o), "/console/search?address=%2C").await;
+    assert_eq!((a.status, a.reason.as_str()), (400, "invalid_address"));
+
+    let a = app.get(Some(&o), &case_path).await;
+    assert_eq!((a.status, a.reason.as_str()), (403, "case_expired"));
+    assert!(a.body.contains("The case has expired"));
+    assert!(!a.body.contains("55.752"));
+
+    let decide = format!("/console/registry/{}/decide", entry.id);
+    let a = app
+        .post(
+            Some(&sup),
+            &decide,
+            &[("decision", "include"), ("reason", "  ")],
+            true,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (422, "reason_required"));
+    assert!(a.body.contains("A written reason is required"));
+
+    let a = app
+        .post(
+            Some(&sup),
+            &decide,
+            &[("decision", "include"), ("reason", "evidence holds")],
+            false,
+        )
+        .await;
+    assert_eq!((a.status, a.reason.as_str()), (403, "csrf_token_invalid"));
+
+    assert_eq!(
+        app.audit_count().await,
+        before,
+        "nothing was read or written"
+    );
+    let still = app
+        .state
+        .store
+        .registry_entry(entry.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        still.status,
+        amina_domain::console::RegistryStatus::Proposed
+    );
+    assert!(still.decision_reason.is_none());
+}
+
+/// With `console.tile_url` set the map draws the tiles and the CSP admits
+/// exactly that origin; by default the map is offline and the CSP has no
+/// image source beyond this server.
+#[tokio::test(flavor = "multi_thread")]
+async fn map_tiles_only_from_the_configured_origin() {
+    let app = App::spawn(Backend::Sqlite, moscow("2025-11-24T09:00:00"))
+        .await
+        .unwrap();
+    let secret = app.user("anna", Role::PoliceOfficer).await;
+    let o = app.sign_in("anna", &secret).await;
+    let resp = app
+        .http
+        .get(format!("{}/console/map", app.base))
+        .header("cookie", &o.cookie)
+        .send()
+        .await
+        .unwrap();
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(!csp.contains("img-src"), "{csp}");
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("<svg class=\"map\"") && !body.contains("<image"));
+
+    let app = App::spawn_with(Backend::Sqlite, moscow("2025-11-24T09:00:00"), |c| {
+        c.console.tile_url = "http://127.0.0.1:9/tiles/{z}/{x}/{y}.png".into();
+    })
+    .await
+    .unwrap();
+    let secret = app.user("anna", Role::PoliceOfficer).await;
+    let o = app.sign_in("anna", &secret).await;
+    let resp = app
+        .http
+        .get(format!("{}/console/map", app.base))
+        .header("cookie", &o.cookie)
+        .send()
+        .await
+        .unwrap();
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.ends_with("; img-src 'self' http://127.0.0.1:9"),
+        "{csp}"
+    );
+    assert!(csp.starts_with("default-src 'self'"));
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("<image class=\"tile\" href=\"http://127.0.0.1:9/tiles/"));
 }

@@ -361,3 +361,113 @@ async fn officers_search_open_a_case_decide_and_audit() {
     page.go("/console/audit").await;
     assert_eq!(page.title().await, "Журнал аудита");
 }
+
+/// A police officer opens a spot check for a district, sees the person
+/// with an open signal and its evidence, and records the outcome.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_police_officer_runs_a_spot_check() {
+    use amina_domain::stay::{Address, AddressId, NoticeRules};
+    let server = server().await;
+    let s = &server.state.store;
+    let now = Timestamp::now();
+    s.import_addresses(
+        vec![Address {
+            id: AddressId::parse("mow-1").unwrap(),
+            region: "RU-MOW".into(),
+            municipality: "Москва".into(),
+            street: "улица Тверская".into(),
+            house: "7".into(),
+            flat: Some("12".into()),
+            residential: true,
+            position: Coordinates::parse(55.7579, 37.6112).unwrap(),
+        }],
+        now,
+    )
+    .await
+    .unwrap();
+    let pid = s
+        .person_by_card(&CardNumber::parse("AB0000001").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .person_id;
+    s.submit_notice(
+        NoticeRules { max_days_ahead: 7 },
+        server.state.monitor.geofence.clone(),
+        amina_store::NewNotice {
+            person_id: pid,
+            address_id: AddressId::parse("mow-1").unwrap(),
+            date_from: amina_domain::time::moscow_date(now),
+            host_name: None,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    s.raise_signal(amina_store::NewSignal {
+        kind: amina_domain::signal::SignalKind::LivesElsewhere,
+        subject: amina_domain::signal::SignalSubject::Person(pid),
+        dedup_key: "w1".into(),
+        raised_at: now,
+        score: Some(0.9),
+        explanation: "the night-time place is 14 km from the place of stay".into(),
+        evidence: serde_json::json!({"distance_m": 14000.0, "home": {"nights_at_home": 5}}),
+    })
+    .await
+    .unwrap();
+    let Some(browser) = Browser::launch().await else {
+        return;
+    };
+    let anna = create_account(&server.state, "anna", Role::PoliceOfficer, PASSWORD, "test")
+        .await
+        .unwrap()
+        .totp_secret;
+    let page = browser.page(&server.base).await;
+    page.go("/console/lang/en").await;
+    page.sign_in("anna", &anna).await;
+    page.go("/console/spot-checks").await;
+    assert_eq!(page.title().await, "Spot checks");
+    page.submit(
+        "form.spot-new",
+        &[
+            ("district", "Москва"),
+            ("legal_basis", "3-FZ art. 13"),
+            ("purpose", "district check"),
+            ("hours", "2"),
+        ],
+    )
+    .await;
+    page.wait_for(
+        "the spot check",
+        "location.pathname.startsWith('/console/spot-checks/')",
+    )
+    .await;
+    let people = page
+        .js("[...document.querySelectorAll('article.spot-person')].map(a => a.dataset.person)")
+        .await;
+    assert_eq!(people, serde_json::json!([pid.to_string()]));
+    let text = page.body_text().await;
+    assert!(
+        text.contains("AB0000001") && !text.contains("AB0000002"),
+        "{text}"
+    );
+    assert!(text.contains("Suspected evasion") && text.contains("Lives elsewhere than notified"));
+    assert!(text.contains("Nights there"), "evidence as a table: {text}");
+    page.submit(
+        "form.outcome",
+        &[("outcome", "not_found"), ("note", "nobody at the flat")],
+    )
+    .await;
+    page.wait_for(
+        "the recorded outcome",
+        "document.querySelector('p.outcome')?.dataset.outcome === 'not_found'",
+    )
+    .await;
+    assert!(page.body_text().await.contains("nobody at the flat"));
+    let outcomes = s.spot_outcomes(1).await.unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].recorded_by, "anna");
+    page.go("/console/lang/ru").await;
+    page.go("/console/spot-checks").await;
+    assert_eq!(page.title().await, "Проверки на месте");
+}

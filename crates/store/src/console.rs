@@ -42,6 +42,12 @@ pub enum ConsoleError {
     RegistryState(RegistryStatus),
     #[error(transparent)]
     Rule(#[from] ConsoleRuleError),
+    #[error("unknown spot check")]
+    UnknownSpotCheck,
+    #[error("an outcome for this person is already recorded in this spot check")]
+    OutcomeRecorded,
+    #[error("admins do not disable or reset their own account")]
+    OwnAccount,
 }
 
 impl ConsoleError {
@@ -58,6 +64,9 @@ impl ConsoleError {
             ConsoleError::UnknownRegistryEntry => "unknown_registry_entry",
             ConsoleError::RegistryState(_) => "registry_state",
             ConsoleError::Rule(r) => r.code(),
+            ConsoleError::UnknownSpotCheck => "unknown_spot_check",
+            ConsoleError::OutcomeRecorded => "outcome_recorded",
+            ConsoleError::OwnAccount => "own_account",
         }
     }
 }
@@ -148,6 +157,11 @@ pub struct PersonQuery {
     /// ISO 3166-1 alpha-3.
     pub citizenship: Option<String>,
     pub status: Option<StatusFilter>,
+    /// Address search terms (amina_domain::stay::query_terms), each found
+    /// in the address of the place-of-stay notice in force.
+    pub address_terms: Vec<String>,
+    /// The district (address register municipality) of the notice in force.
+    pub district: Option<String>,
     pub limit: u32,
 }
 
@@ -162,6 +176,8 @@ pub struct PersonHit {
     pub status: RegistrationStatus,
     /// Signals open or in review.
     pub open_signals: u64,
+    /// District of the place-of-stay notice in force (not a position).
+    pub district: Option<String>,
 }
 
 /// What the person card shows at the top: identity and status, no position.

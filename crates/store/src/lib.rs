@@ -14,6 +14,7 @@
 //! the answer. An acknowledgement returned by a write method means the
 //! transaction has committed durably.
 
+pub mod accounts;
 pub mod audit;
 pub mod console;
 pub mod detection;
@@ -21,7 +22,9 @@ pub mod model;
 pub mod owntracks;
 pub mod postgres;
 pub mod push;
+pub mod retention;
 pub mod signals;
+pub mod spotcheck;
 pub mod sqlite;
 pub mod stay;
 mod time;
@@ -34,13 +37,16 @@ use amina_domain::types::CardNumber;
 use async_trait::async_trait;
 use jiff::Timestamp;
 
+pub use accounts::AccountAdminStore;
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore, ChainBreak};
 pub use console::*;
 pub use detection::*;
 pub use model::*;
 pub use owntracks::*;
 pub use push::*;
+pub use retention::*;
 pub use signals::*;
+pub use spotcheck::*;
 pub use stay::*;
 
 /// Storage failures, precise enough for the HTTP layer to map each to a
@@ -101,6 +107,9 @@ pub trait Store:
     + StayStore
     + PushStore
     + OwnTracksStore
+    + RetentionStore
+    + SpotCheckStore
+    + AccountAdminStore
     + Send
     + Sync
     + 'static

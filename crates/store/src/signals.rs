@@ -61,6 +61,9 @@ pub struct SignalRecord {
 pub struct SignalQuery {
     pub person_id: Option<i64>,
     pub address_id: Option<String>,
+    /// Signals about people whose notice in force is in this district, or
+    /// about addresses in it (crate::spotcheck).
+    pub district: Option<String>,
     pub kind: Option<SignalKind>,
     /// Any of these statuses; empty means all.
     pub statuses: Vec<SignalStatus>,

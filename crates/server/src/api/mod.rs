@@ -166,7 +166,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::console::authz::authorize,
         ))
-        .layer(axum::middleware::from_fn(crate::console::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::console::security_headers,
+        ))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })

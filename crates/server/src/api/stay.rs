@@ -356,7 +356,7 @@ pub async fn my_data(
             first: data.fixes.first_recorded_at.map(worded_day),
             last: data.fixes.last_recorded_at.map(worded_day),
             retention_days: state.config.retention.fix_days,
-            retention_enforced: false,
+            retention_enforced: state.config.retention.enabled,
         },
         signals: signals
             .iter()

@@ -126,6 +126,31 @@ fn totp(secret_b32: &str, account: &str) -> Result<Totp, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A new random TOTP secret (base32) and its `otpauth://` URI for `account`.
+pub fn new_totp_secret(account: &str) -> Result<(String, String), String> {
+    let mut raw = [0u8; 20];
+    rand::fill(&mut raw);
+    let secret = Secret::from(raw.to_vec()).to_base32();
+    let uri = totp(&secret, account).and_then(|t| t.to_url().map_err(|e| e.to_string()))?;
+    Ok((secret, uri))
+}
+
+/// A random password (18 random bytes, base64url: 24 characters).
+pub fn generated_password() -> String {
+    let mut raw = [0u8; 18];
+    rand::fill(&mut raw);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// Whether an account name is acceptable: 1–64 letters, digits, `.`, `_`, `-`.
+pub fn valid_account_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// The 6-digit code for `secret_b32` at `at` (what an authenticator app
 /// shows; used by the tests and by nobody else).
 pub fn totp_code(secret_b32: &str, at: Timestamp) -> String {
@@ -168,21 +193,13 @@ pub async fn create_account(
     actor: &str,
 ) -> Result<CreatedAccount, String> {
     let name = name.trim().to_string();
-    let valid_name = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if !valid_name {
+    if !valid_account_name(&name) {
         return Err("an account name is 1-64 characters: letters, digits, '.', '_', '-'".into());
     }
     if password.chars().count() < 12 {
         return Err("a password has at least 12 characters".into());
     }
-    let mut raw = [0u8; 20];
-    rand::fill(&mut raw);
-    let secret = Secret::from(raw.to_vec()).to_base32();
-    let uri = totp(&secret, &name).and_then(|t| t.to_url().map_err(|e| e.to_string()))?;
+    let (secret, uri) = new_totp_secret(&name)?;
     let pw = password.to_string();
     let hash = tokio::task::spawn_blocking(move || crate::cards::hash_secret(&pw))
         .await

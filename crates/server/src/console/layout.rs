@@ -24,6 +24,12 @@ fn nav(lang: &str, role: Role) -> Markup {
         @if role == Auditor {
             a href="/console/audit" { (t(lang, "nav-audit")) }
         }
+        @if role == PoliceOfficer {
+            a href="/console/spot-checks" { (t(lang, "nav-spot-checks")) }
+        }
+        @if role == Admin {
+            a href="/console/accounts" { (t(lang, "nav-accounts")) }
+        }
         @if role == EnrolmentOperator {
             a href="/console/enrolment" { (t(lang, "nav-enrolment")) }
         }

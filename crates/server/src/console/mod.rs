@@ -12,11 +12,14 @@
 //! it for the authorisation-matrix test; every handler receives the
 //! [`auth::Officer`] set by the authorisation layer.
 
+mod admin;
 pub mod auth;
 pub mod authz;
+mod evidence;
 mod layout;
 mod map;
 mod pages;
+mod spot;
 
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -145,22 +148,36 @@ impl IntoResponse for PageError {
     }
 }
 
+/// The console's Content-Security-Policy: everything from this origin
+/// only; images also from the tile server's origin when one is configured
+/// (`console.tile_url`), and from nowhere else.
+pub fn content_security_policy(tile_origin: Option<&str>) -> String {
+    let base = "default-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+    match tile_origin {
+        Some(origin) => format!("{base}; img-src 'self' {origin}"),
+        None => base.to_string(),
+    }
+}
+
 /// What the browser may do with console pages: load only from this origin
 /// (images also from a configured tile server, see `console.tile_url`),
 /// never frame them, never keep them in a cache (they show personal data).
 pub async fn security_headers(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let console = req.uri().path().starts_with("/console");
     let mut resp = next.run(req).await;
     if console {
+        // An unusable tile URL is refused when the configuration loads;
+        // here it would only mean no tile origin is admitted.
+        let origin = state.config.console.tile_origin().ok().flatten();
+        let csp = content_security_policy(origin.as_deref());
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
-            ),
+            HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static("default-src 'self'")),
         );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(
@@ -214,6 +231,36 @@ pub fn routes(r: Routes) -> Routes {
             "/console/enrolment/codes",
             issue_enrolment_code,
         )
+        .add(Method::GET, "/console/spot-checks", spot::spot_checks)
+        .add(Method::POST, "/console/spot-checks", spot::open_spot_check)
+        .add(
+            Method::GET,
+            "/console/spot-checks/{id}",
+            spot::spot_check_view,
+        )
+        .add(
+            Method::POST,
+            "/console/spot-checks/{id}/outcomes",
+            spot::record_outcome,
+        )
+        .add(
+            Method::POST,
+            "/console/spot-checks/{id}/close",
+            spot::close_spot_check,
+        )
+        .add(Method::GET, "/console/accounts", admin::accounts)
+        .add(Method::POST, "/console/accounts", admin::create)
+        .add(
+            Method::POST,
+            "/console/accounts/{id}/disable",
+            admin::disable,
+        )
+        .add(Method::POST, "/console/accounts/{id}/enable", admin::enable)
+        .add(
+            Method::POST,
+            "/console/accounts/{id}/reset-totp",
+            admin::reset_totp,
+        )
 }
 
 #[cfg(test)]
@@ -249,6 +296,9 @@ mod tests {
             include_str!("layout.rs"),
             include_str!("pages.rs"),
             include_str!("map.rs"),
+            include_str!("spot.rs"),
+            include_str!("admin.rs"),
+            include_str!("evidence.rs"),
         ];
         let mut used = Vec::new();
         for src in sources {
@@ -285,6 +335,19 @@ mod tests {
         }
         for s in amina_domain::console::RegistryStatus::ALL {
             built.push(format!("registry-status-{}", s.code()));
+        }
+        for k in amina_domain::signal::SignalKind::ALL {
+            built.push(format!("signal-kind-{}", k.code()));
+            built.push(format!("signal-meaning-{}", k.code()));
+        }
+        for r in amina_domain::console::SpotCheckReason::ALL {
+            built.push(format!("spot-reason-{}", r.code()));
+        }
+        for o in amina_domain::console::SpotCheckOutcome::ALL {
+            built.push(format!("spot-outcome-{}", o.code()));
+        }
+        for a in ["enable", "disable"] {
+            built.push(format!("accounts-{a}"));
         }
         for key in built {
             assert!(reference.contains(&key), "{key} missing in console.ftl");

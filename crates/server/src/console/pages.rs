@@ -67,23 +67,34 @@ pub const ERROR_CODES: &[&str] = &[
     "database_unavailable",
     "internal_error",
     "not_found",
+    "invalid_address",
+    "unknown_district",
+    "invalid_area",
+    "invalid_outcome",
+    "unknown_spot_check",
+    "outcome_recorded",
+    "own_account",
+    "invalid_account_name",
+    "invalid_role",
+    "account_exists",
+    "unknown_account",
 ];
 
 /// Results per page.
 const LIMIT: u32 = 50;
 
-fn when(t: Timestamp) -> String {
+pub(super) fn when(t: Timestamp) -> String {
     amina_domain::time::moscow()
         .to_datetime(t)
         .strftime("%Y-%m-%d %H:%M")
         .to_string()
 }
 
-fn when_opt(t: Option<Timestamp>) -> String {
+pub(super) fn when_opt(t: Option<Timestamp>) -> String {
     t.map(when).unwrap_or_else(|| "—".into())
 }
 
-fn parse_id(raw: &str) -> Result<i64, PageError> {
+pub(super) fn parse_id(raw: &str) -> Result<i64, PageError> {
     raw.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
@@ -96,11 +107,11 @@ fn param<'a>(q: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
 }
 
 /// Wrap a handler's page in the layout, with the no-store headers.
-fn render(lang: &'static str, officer: &Officer, title: &str, body: Markup) -> Response {
+pub(super) fn render(lang: &'static str, officer: &Officer, title: &str, body: Markup) -> Response {
     super::html_response(layout::page(lang, Some(officer), title, body))
 }
 
-fn csrf_field(o: &Officer) -> Markup {
+pub(super) fn csrf_field(o: &Officer) -> Markup {
     html! { input type="hidden" name="csrf" value=(o.csrf); }
 }
 
@@ -118,6 +129,7 @@ pub async fn home(Extension(o): Extension<Officer>, headers: HeaderMap) -> Respo
         html! {
             p { (t(lang, &format!("home-role-{}", o.role.code()))) }
             @if matches!(o.role, Role::Admin) {
+                p { a href="/console/accounts" { (t(lang, "accounts-title")) } }
                 p { code { "amina admin create-user --role ROLE NAME" } }
             }
         },
@@ -184,7 +196,28 @@ pub async fn search(
         Some("deregistered") => Some(StatusFilter::Deregistered),
         Some(_) => return Err(fail("invalid_status")),
     };
-    let asked = card.is_some() || !words.is_empty() || citizenship.is_some() || status.is_some();
+    let address = param(&q, "address");
+    let address_terms = address
+        .map(amina_domain::stay::query_terms)
+        .unwrap_or_default();
+    if address.is_some() && address_terms.is_empty() {
+        return Err(fail("invalid_address"));
+    }
+    let districts = state
+        .store
+        .districts()
+        .await
+        .map_err(|e| PageError::from(e).lang(lang))?;
+    let district = param(&q, "district");
+    if district.is_some_and(|d| !districts.iter().any(|k| k == d)) {
+        return Err(fail("unknown_district"));
+    }
+    let asked = card.is_some()
+        || !words.is_empty()
+        || citizenship.is_some()
+        || status.is_some()
+        || !address_terms.is_empty()
+        || district.is_some();
     let hits = if asked {
         let now = state.clock.now();
         state
@@ -196,6 +229,8 @@ pub async fn search(
                         "name": name,
                         "citizenship": citizenship.as_ref().map(|c| c.as_str()),
                         "status": param(&q, "status"),
+                        "address": address,
+                        "district": district,
                     })),
             )
             .await
@@ -208,6 +243,8 @@ pub async fn search(
                     name_words: words,
                     citizenship: citizenship.map(|c| c.as_str().to_string()),
                     status,
+                    address_terms,
+                    district: district.map(String::from),
                     limit: LIMIT,
                 })
                 .await
@@ -234,6 +271,15 @@ pub async fn search(
                         }
                     }
                 }
+                label { (t(lang, "search-address")) input name="address" value=(v("address")); }
+                label { (t(lang, "search-district"))
+                    select name="district" {
+                        option value="" { (t(lang, "search-status-any")) }
+                        @for d in &districts {
+                            option value=(d) selected[v("district") == *d] { (d) }
+                        }
+                    }
+                }
                 button type="submit" { (t(lang, "search-submit")) }
             }
             p.hint { (t(lang, "search-hint")) }
@@ -245,7 +291,7 @@ pub async fn search(
                         thead { tr {
                             th { (t(lang, "col-card")) } th { (t(lang, "col-name")) }
                             th { (t(lang, "col-citizenship")) } th { (t(lang, "col-status")) }
-                            th { (t(lang, "col-open-signals")) }
+                            th { (t(lang, "col-open-signals")) } th { (t(lang, "col-district")) }
                         } }
                         tbody {
                             @for h in &hits {
@@ -255,6 +301,7 @@ pub async fn search(
                                     td { (h.citizenship) }
                                     td { (t(lang, &format!("status-{}", h.status.as_str()))) }
                                     td.signals { (h.open_signals) }
+                                    td.district { (h.district.clone().unwrap_or_default()) }
                                 }
                             }
                         }
@@ -301,6 +348,7 @@ pub async fn person(
         .await
         .map_err(err)?;
     let cases = state.store.cases_for_person(id).await.map_err(err)?;
+    let presence_days = state.store.daily_presence(id, 31).await.map_err(err)?;
     let may_open = matches!(o.role, Role::MigrationOfficer | Role::PoliceOfficer);
     Ok(render(
         lang,
@@ -342,9 +390,32 @@ pub async fn person(
             section.signals {
                 h2 { (t(lang, "person-signals")) }
                 @if signals.is_empty() { p.empty { (t(lang, "none")) } }
-                ul { @for s in &signals {
-                    li data-signal=(s.id) { (s.kind.code()) " · " (s.status.code()) " · " (when(s.raised_at)) " — " (s.explanation) }
-                } }
+                @for s in &signals {
+                    article.signal data-signal=(s.id) data-status=(s.status.code()) {
+                        h3 { (super::evidence::kind_name(lang, s.kind)) " · " (t(lang, &format!("signal-status-{}", s.status.code()))) " · " (when(s.raised_at)) }
+                        p { (s.explanation) }
+                        (super::evidence::render(lang, s.kind, &s.evidence, false))
+                        @if let Some(r) = &s.decision_reason { p.reason { (s.decided_by.clone().unwrap_or_default()) ": " (r) } }
+                    }
+                }
+            }
+            @if !presence_days.is_empty() {
+                section.presence-days {
+                    h2 { (t(lang, "person-presence-days")) }
+                    p.hint { (t_with(lang, "person-presence-days-hint", &[("days", FluentValue::from(state.config.retention.fix_days))])) }
+                    table.presence-days {
+                        thead { tr {
+                            th { (t(lang, "presence-day")) } th { (t(lang, "presence-first")) } th { (t(lang, "presence-last")) }
+                            th { (t(lang, "presence-fixes")) } th { (t(lang, "presence-in-region")) } th { (t(lang, "presence-flagged")) }
+                        } }
+                        tbody { @for d in &presence_days {
+                            tr data-day=(d.day) {
+                                td { (d.day) } td { (when(d.first_at)) } td { (when(d.last_at)) }
+                                td { (d.fix_count) } td { (d.in_region_count()) } td { (d.flagged_count) }
+                            }
+                        } }
+                    }
+                }
             }
             section.cases {
                 h2 { (t(lang, "person-cases")) }
@@ -471,7 +542,7 @@ pub async fn case_view(
                     },
                     None => p.empty id="last-known" { (t(lang, "case-no-position")) },
                 }
-                (map::svg(&t(lang, "nav-map"), &markers, None))
+                (map::svg(&t(lang, "nav-map"), &markers, None, state.config.console.tile_url.trim()))
                 h3 { (t(lang, "case-track")) }
                 table.track { tbody {
                     @for p in &loc.track {
@@ -531,12 +602,17 @@ pub async fn alerts(
         .transpose()?;
     let now = state.clock.now();
     let err = |e: amina_store::StoreError| PageError::from(e).lang(lang);
+    let districts = state.store.districts().await.map_err(err)?;
+    let district = param(&q, "district");
+    if district.is_some_and(|d| !districts.iter().any(|k| k == d)) {
+        return Err(PageError::bad_request("unknown_district").lang(lang));
+    }
     state
         .store
         .append_audit(
             o.audit(now, "alerts.view", "alerts")
                 .detail(serde_json::json!({
-            "status": param(&q, "status"), "kind": param(&q, "kind")})),
+            "status": param(&q, "status"), "kind": param(&q, "kind"), "district": district})),
         )
         .await
         .map_err(err)?;
@@ -545,12 +621,14 @@ pub async fn alerts(
         .signals(SignalQuery {
             kind,
             statuses,
+            district: district.map(String::from),
             limit: 100,
             ..Default::default()
         })
         .await
         .map_err(err)?;
     let counts = state.store.signal_counts().await.map_err(err)?;
+    let district_counts = state.store.signal_counts_by_district().await.map_err(err)?;
     let may_review = matches!(o.role, Role::MigrationOfficer | Role::Supervisor);
     Ok(render(
         lang,
@@ -575,8 +653,17 @@ pub async fn alerts(
                         }
                     }
                 }
+                label { (t(lang, "search-district"))
+                    select name="district" {
+                        option value="" { (t(lang, "alerts-all")) }
+                        @for d in &districts {
+                            option value=(d) selected[district == Some(d.as_str())] { (d) }
+                        }
+                    }
+                }
                 button type="submit" { (t(lang, "filter")) }
             }
+            (district_table(lang, &district_counts))
             table.counts {
                 thead { tr { th { (t(lang, "alerts-kind")) } th { (t(lang, "col-status")) } th { (t(lang, "alerts-count")) } } }
                 tbody { @for c in &counts { tr { td { (c.kind) } td { (c.status) } td { (c.count) } } } }
@@ -594,7 +681,7 @@ pub async fn alerts(
                         @if let Some(a) = &s.assigned_to { " · " (t(lang, "alerts-assigned")) " " (a) }
                     }
                     p { (s.explanation) }
-                    pre.evidence { (serde_json::to_string_pretty(&s.evidence).unwrap_or_default()) }
+                    (super::evidence::render(lang, s.kind, &s.evidence, false))
                     @if let Some(r) = &s.decision_reason { p.reason { (s.decided_by.clone().unwrap_or_default()) ": " (r) } }
                     @if may_review {
                         form.review method="post" action={ "/console/alerts/" (s.id) "/review" } {
@@ -612,6 +699,45 @@ pub async fn alerts(
             }
         },
     ))
+}
+
+/// Signals per district (rows) and status (columns): the notice in force
+/// decides a person's district (docs/console.md).
+fn district_table(lang: &str, counts: &[amina_store::DistrictCount]) -> Markup {
+    let mut rows: Vec<Option<String>> = Vec::new();
+    for c in counts {
+        if !rows.contains(&c.district) {
+            rows.push(c.district.clone());
+        }
+    }
+    let cell = |d: &Option<String>, s: SignalStatus| {
+        counts
+            .iter()
+            .filter(|c| &c.district == d && c.status == s.code())
+            .map(|c| c.count)
+            .sum::<u64>()
+    };
+    html! {
+        table.district-counts {
+            thead { tr {
+                th { (t(lang, "col-district")) }
+                @for s in SignalStatus::ALL { th { (t(lang, &format!("signal-status-{}", s.code()))) } }
+            } }
+            tbody { @for d in &rows {
+                tr data-district=(d.clone().unwrap_or_default()) {
+                    td { @match d {
+                        Some(d) => a href={ "/console/alerts?status=all&district=" (urlencode(d)) } { (d) },
+                        None => (t(lang, "district-none")),
+                    } }
+                    @for s in SignalStatus::ALL { td data-status=(s.code()) { (cell(d, s)) } }
+                }
+            } }
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[derive(serde::Deserialize)]
@@ -883,16 +1009,19 @@ pub async fn map_view(
     headers: HeaderMap,
 ) -> Response {
     let lang = lang_of(&headers);
-    let tiles = &state.config.console.tile_url;
+    let tiles = state.config.console.tile_url.trim();
     render(
         lang,
         &o,
         &t(lang, "map-title"),
         html! {
-            (map::svg(&t(lang, "map-title"), &[], None))
+            (map::svg(&t(lang, "map-title"), &[], None, tiles))
             p.hint { (t(lang, "map-hint")) }
             @if !tiles.is_empty() { p { (t(lang, "map-tiles")) " " code { (tiles) } } }
-            @if o.role == Role::PoliceOfficer { (nearby_form(lang, &HashMap::new())) }
+            @if o.role == Role::PoliceOfficer {
+                p { a href="/console/spot-checks" { (t(lang, "spot-title")) } }
+                (nearby_form(lang, &HashMap::new()))
+            }
         },
     )
 }
@@ -965,7 +1094,7 @@ pub async fn nearby(
         &o,
         &t(lang, "nearby-title"),
         html! {
-            (map::svg(&t(lang, "map-title"), &[Marker { lat, lon, class: "centre", label: String::new() }], Some((lat, lon, radius))))
+            (map::svg(&t(lang, "map-title"), &[Marker { lat, lon, class: "centre", label: String::new() }], Some((lat, lon, radius)), state.config.console.tile_url.trim()))
             @if people.is_empty() { p.empty { (t(lang, "none")) } }
             table.nearby { tbody {
                 @for p in &people {

@@ -23,10 +23,11 @@ use crate::console::{
 use crate::time::to_system;
 use crate::*;
 
-const ACCOUNT_COLUMNS: &str = "id, name, role, password_hash, totp_secret, totp_last_step, \
+pub(super) const ACCOUNT_COLUMNS: &str =
+    "id, name, role, password_hash, totp_secret, totp_last_step, \
      failed_attempts, locked_until, created_at, disabled_at";
 
-fn account_from_row(r: &Row) -> Result<AccountRecord, StoreError> {
+pub(super) fn account_from_row(r: &Row) -> Result<AccountRecord, StoreError> {
     Ok(AccountRecord {
         id: get(r, 0)?,
         name: get(r, 1)?,
@@ -41,7 +42,7 @@ fn account_from_row(r: &Row) -> Result<AccountRecord, StoreError> {
     })
 }
 
-async fn load_account<C: GenericClient>(
+pub(super) async fn load_account<C: GenericClient>(
     c: &C,
     id: i64,
     lock: bool,
@@ -369,8 +370,9 @@ impl ConsoleStore for PostgresStore {
         let limit = i64::from(q.limit);
         let mut sql = format!(
             "SELECT p.id, c.number, c.name_latin, c.name_cyrillic, c.citizenship, p.status, \
-             {OPEN_SIGNALS} FROM persons p JOIN cards c ON c.number = p.card_number \
-             JOIN person_name_keys k ON k.card_number = c.number WHERE true"
+             {OPEN_SIGNALS}, {} FROM persons p JOIN cards c ON c.number = p.card_number \
+             JOIN person_name_keys k ON k.card_number = c.number WHERE true",
+            crate::spotcheck::PERSON_DISTRICT
         );
         let mut args: Vec<&(dyn ToSql + Sync)> = Vec::new();
         if let Some(n) = &q.card_number {
@@ -388,6 +390,28 @@ impl ConsoleStore for PostgresStore {
         if let Some(s) = &status {
             args.push(s);
             sql.push_str(&format!(" AND p.status = ${}", args.len()));
+        }
+        if let Some(d) = &q.district {
+            args.push(d);
+            sql.push_str(&format!(
+                " AND {} = ${}",
+                crate::spotcheck::PERSON_DISTRICT,
+                args.len()
+            ));
+        }
+        if !q.address_terms.is_empty() {
+            let mut conds = Vec::new();
+            for t in &q.address_terms {
+                args.push(t);
+                conds.push(format!("strpos(a.search_text, ${}) > 0", args.len()));
+            }
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM stay_notices n JOIN addresses a \
+                 ON a.id = n.address_id WHERE n.person_id = p.id \
+                 AND n.registration_id = p.registration_id AND n.superseded_at IS NULL \
+                 AND {})",
+                conds.join(" AND ")
+            ));
         }
         args.push(&limit);
         sql.push_str(&format!(
@@ -407,6 +431,7 @@ impl ConsoleStore for PostgresStore {
                     status: RegistrationStatus::parse(&status)
                         .ok_or_else(|| StoreError::Internal(format!("bad status {status}")))?,
                     open_signals: get::<i64>(r, 6)? as u64,
+                    district: get(r, 7)?,
                 })
             })
             .collect()

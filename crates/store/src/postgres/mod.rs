@@ -36,12 +36,15 @@
 //! fixes of the batch are read with one `= ANY(array)` query, so a batch
 //! costs the same handful of round trips whatever its size.
 
+mod accounts;
 mod audit;
 mod console;
 mod detection;
 mod owntracks;
 mod push;
+mod retention;
 mod signals;
+mod spotcheck;
 mod stay;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -91,6 +94,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_detection",
         include_str!("../../migrations/postgres/0006_detection.sql"),
+    ),
+    (
+        "0007_console_more",
+        include_str!("../../migrations/postgres/0007_console_more.sql"),
     ),
     (
         "0009_owntracks",

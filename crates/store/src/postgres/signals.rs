@@ -180,6 +180,13 @@ impl SignalStore for PostgresStore {
             args.push(a);
             sql.push_str(&format!(" AND address_id = ${}", args.len()));
         }
+        if let Some(d) = &q.district {
+            args.push(d);
+            sql.push_str(&format!(
+                " AND {}",
+                crate::spotcheck::signal_in_district(&format!("${}", args.len()))
+            ));
+        }
         if let Some(k) = &kind {
             args.push(k);
             sql.push_str(&format!(" AND kind = ${}", args.len()));

@@ -16,10 +16,11 @@ use crate::console::{
 use crate::time::{from_ms, to_ms};
 use crate::*;
 
-const ACCOUNT_COLUMNS: &str = "id, name, role, password_hash, totp_secret, totp_last_step, \
+pub(super) const ACCOUNT_COLUMNS: &str =
+    "id, name, role, password_hash, totp_secret, totp_last_step, \
      failed_attempts, locked_until, created_at, disabled_at";
 
-fn account_from_row(r: &Row<'_>) -> Result<AccountRecord, StoreError> {
+pub(super) fn account_from_row(r: &Row<'_>) -> Result<AccountRecord, StoreError> {
     Ok(AccountRecord {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -34,7 +35,7 @@ fn account_from_row(r: &Row<'_>) -> Result<AccountRecord, StoreError> {
     })
 }
 
-fn load_account(conn: &Connection, id: i64) -> Result<AccountRecord, StoreError> {
+pub(super) fn load_account(conn: &Connection, id: i64) -> Result<AccountRecord, StoreError> {
     conn.prepare_cached(&format!(
         "SELECT {ACCOUNT_COLUMNS} FROM console_accounts WHERE id = ?1"
     ))?
@@ -337,9 +338,10 @@ impl ConsoleStore for SqliteStore {
             refresh_name_index(conn)?;
             let mut sql = format!(
                 "SELECT p.id, c.number, c.name_latin, c.name_cyrillic, c.citizenship, p.status, \
-                 {} FROM persons p JOIN cards c ON c.number = p.card_number \
+                 {}, {} FROM persons p JOIN cards c ON c.number = p.card_number \
                  JOIN person_name_keys k ON k.card_number = c.number WHERE 1 = 1",
-                open_signals_sql("p.id")
+                open_signals_sql("p.id"),
+                crate::spotcheck::PERSON_DISTRICT
             );
             let mut args: Vec<rusqlite::types::Value> = Vec::new();
             if let Some(n) = &q.card_number {
@@ -363,6 +365,28 @@ impl ConsoleStore for SqliteStore {
                 args.push(code.to_string().into());
                 sql.push_str(&format!(" AND p.status = ?{}", args.len()));
             }
+            if let Some(d) = &q.district {
+                args.push(d.clone().into());
+                sql.push_str(&format!(
+                    " AND {} = ?{}",
+                    crate::spotcheck::PERSON_DISTRICT,
+                    args.len()
+                ));
+            }
+            if !q.address_terms.is_empty() {
+                let mut conds = Vec::new();
+                for t in &q.address_terms {
+                    args.push(t.clone().into());
+                    conds.push(format!("instr(a.search_text, ?{}) > 0", args.len()));
+                }
+                sql.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM stay_notices n JOIN addresses a \
+                     ON a.id = n.address_id WHERE n.person_id = p.id \
+                     AND n.registration_id = p.registration_id AND n.superseded_at IS NULL \
+                     AND {})",
+                    conds.join(" AND ")
+                ));
+            }
             args.push(i64::from(q.limit).into());
             sql.push_str(&format!(
                 " ORDER BY c.name_latin, p.id LIMIT ?{}",
@@ -378,11 +402,12 @@ impl ConsoleStore for SqliteStore {
                     r.get::<_, String>(4)?,
                     r.get::<_, String>(5)?,
                     r.get::<_, i64>(6)?,
+                    r.get::<_, Option<String>>(7)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (person_id, card_number, name_latin, name_cyrillic, citizenship, status, n) =
+                let (person_id, card_number, name_latin, name_cyrillic, citizenship, status, n, d) =
                     row?;
                 out.push(PersonHit {
                     person_id,
@@ -393,6 +418,7 @@ impl ConsoleStore for SqliteStore {
                     status: RegistrationStatus::parse(&status)
                         .ok_or_else(|| StoreError::Internal(format!("bad status {status}")))?,
                     open_signals: n as u64,
+                    district: d,
                 });
             }
             Ok(out)

@@ -15,12 +15,15 @@
 //! WAL lets them proceed while the writer works. One process owns a database
 //! file: several server nodes need PostgreSQL.
 
+mod accounts;
 mod audit;
 mod console;
 mod detection;
 mod owntracks;
 mod push;
+mod retention;
 mod signals;
+mod spotcheck;
 mod stay;
 
 use std::collections::HashMap;
@@ -65,6 +68,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_detection",
         include_str!("../../migrations/sqlite/0006_detection.sql"),
+    ),
+    (
+        "0007_console_more",
+        include_str!("../../migrations/sqlite/0007_console_more.sql"),
     ),
     (
         "0009_owntracks",

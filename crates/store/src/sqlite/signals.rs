@@ -153,6 +153,13 @@ impl SignalStore for SqliteStore {
                 args.push(a.clone().into());
                 sql.push_str(&format!(" AND address_id = ?{}", args.len()));
             }
+            if let Some(d) = &query.district {
+                args.push(d.clone().into());
+                sql.push_str(&format!(
+                    " AND {}",
+                    crate::spotcheck::signal_in_district(&format!("?{}", args.len()))
+                ));
+            }
             if let Some(k) = query.kind {
                 args.push(k.code().to_string().into());
                 sql.push_str(&format!(" AND kind = ?{}", args.len()));
