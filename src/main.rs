@@ -7,6 +7,7 @@ mod bench_detect;
 mod bench_geofence;
 mod bench_ingest;
 mod detect_eval;
+mod events;
 mod traces;
 
 use std::path::PathBuf;
@@ -89,6 +90,9 @@ enum Command {
     /// Detection signals: evaluation on real traces (docs/detection.md).
     #[command(subcommand)]
     Detect(DetectCommand),
+    /// Events from the federal migration system: list, show, replay; sender keys.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
 }
 
 #[derive(Subcommand)]
@@ -450,6 +454,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Detect(DetectCommand::Evaluate(args)) => {
             print!("{}", detect_eval::run(&args)?);
             Ok(())
+        }
+        Command::Events(cmd) => {
+            let config = load_config(&cli.common)?;
+            let store = amina_store::open(&config.database_url()).await?;
+            store.migrate().await?;
+            events::run(&config, store, cmd).await
         }
     }
 }

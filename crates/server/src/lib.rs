@@ -11,6 +11,7 @@ pub mod console;
 pub mod detection_job;
 pub mod error;
 pub mod i18n;
+pub mod integration_job;
 pub mod proof;
 pub mod push;
 pub mod scheduler;

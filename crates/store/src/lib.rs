@@ -17,6 +17,7 @@
 pub mod audit;
 pub mod console;
 pub mod detection;
+pub mod integration;
 pub mod model;
 pub mod postgres;
 pub mod push;
@@ -36,6 +37,7 @@ use jiff::Timestamp;
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore, ChainBreak};
 pub use console::*;
 pub use detection::*;
+pub use integration::*;
 pub use model::*;
 pub use push::*;
 pub use signals::*;
@@ -71,6 +73,9 @@ pub enum StoreError {
     /// A place-of-stay notice or an enrolment code refused (see [`StayError`]).
     #[error(transparent)]
     Stay(#[from] StayError),
+    /// An integration event refused, or a card the federal system invalidated.
+    #[error(transparent)]
+    Integration(#[from] IntegrationError),
     /// A rule could not be evaluated (e.g. a date outside the calendar).
     #[error("rule evaluation failed: {0}")]
     Rule(String),
@@ -98,6 +103,7 @@ pub trait Store:
     + AuditStore
     + StayStore
     + PushStore
+    + IntegrationStore
     + Send
     + Sync
     + 'static

@@ -18,6 +18,7 @@
 mod audit;
 mod console;
 mod detection;
+mod integration;
 mod push;
 mod signals;
 mod stay;
@@ -64,6 +65,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_detection",
         include_str!("../../migrations/sqlite/0006_detection.sql"),
+    ),
+    (
+        "0008_integration",
+        include_str!("../../migrations/sqlite/0008_integration.sql"),
     ),
 ];
 
@@ -396,6 +401,14 @@ fn record_deregistration(
         serde_json::json!({"reason": d.reason.as_str(), "registration_id": registration_id,
                            "effective_at": d.effective_at.to_string()}),
     )?;
+    integration::feed_insert(
+        conn,
+        FeedKind::Deregistration,
+        person_id,
+        d.effective_at,
+        crate::integration::deregistration_payload(registration_id, d, decided_by),
+        now,
+    )?;
     Ok(true)
 }
 
@@ -525,6 +538,14 @@ pub(super) fn enrol_in(
     if card == 0 {
         return Err(StoreError::UnknownCard);
     }
+    let invalidated: Option<i64> = conn.query_row(
+        "SELECT invalidated_at FROM cards WHERE number = ?1",
+        params![number],
+        |r| r.get(0),
+    )?;
+    if invalidated.is_some() {
+        return Err(IntegrationError::CardInvalidated.into());
+    }
     let existing: Option<(i64, String, i64)> = conn
         .query_row(
             "SELECT id, status, registration_id FROM persons WHERE card_number = ?1",
@@ -592,6 +613,14 @@ pub(super) fn enrol_in(
             &token.issued_by,
             serde_json::json!({"registration_id": registration_id,
                                    "deadline_at": fresh.deadline_at.to_string()}),
+        )?;
+        integration::feed_insert(
+            conn,
+            FeedKind::Registration,
+            person_id,
+            now,
+            crate::integration::registration_payload(registration_id, now),
+            now,
         )?;
     }
     conn.execute(
