@@ -8,6 +8,7 @@ mod bench_geofence;
 mod bench_ingest;
 mod detect_eval;
 mod sim;
+mod events;
 mod traces;
 
 use std::path::PathBuf;
@@ -110,6 +111,9 @@ enum Command {
         #[arg(long, default_value_t = 30.0)]
         interval: f64,
     },
+    /// Events from the federal migration system: list, show, replay; sender keys.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
 }
 
 #[derive(Subcommand)]
@@ -559,6 +563,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Detect(DetectCommand::Evaluate(args)) => {
             print!("{}", detect_eval::run(&args)?);
             Ok(())
+        }
+        Command::Events(cmd) => {
+            let config = load_config(&cli.common)?;
+            let store = amina_store::open(&config.database_url()).await?;
+            store.migrate().await?;
+            events::run(&config, store, cmd).await
         }
     }
 }

@@ -10,8 +10,11 @@
 //!   benchmarks).
 //! - [`stay`]: wire types and calls for place-of-stay notices, "my data"
 //!   and enrolment codes.
+//! - [`integration`]: the federal migration system's integration API (wire
+//!   types and the HMAC request signature).
 
 pub mod device;
+pub mod integration;
 pub mod key;
 pub mod proto;
 pub mod push;

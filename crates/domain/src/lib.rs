@@ -22,6 +22,8 @@
 //!   data, deadline warnings, check-in reminders), with quiet hours.
 //! - [`staypoints`]: where a person stayed (Li et al. 2008 / trackintel's
 //!   sliding method), the base of the detection signals.
+//! - [`integration`]: events from the federal migration system and what
+//!   each does here (in time order), and the "outside too long" rule.
 //! - [`types`]: parsed values from the outside world (coordinates, accuracy, …).
 //! - [`time`]: Moscow civil time, in which all rule arithmetic happens.
 
@@ -31,6 +33,7 @@ pub mod detection;
 pub mod eligibility;
 pub mod enrolment_code;
 pub mod geofence;
+pub mod integration;
 pub mod monitor;
 pub mod names;
 pub mod reminders;

@@ -173,6 +173,10 @@ pub enum Notice {
     CheckinReminder,
     /// The registration ended: why, and what to do.
     Deregistered { reason: DeregistrationReason },
+    /// Outside the pilot region for too long without registering elsewhere
+    /// (`amina_domain::integration::OutsideRule`): register where you are.
+    /// Decided by the "outside too long" sweep, not by [`PushRules`].
+    OutsideTooLong { since: Timestamp },
 }
 
 impl Notice {
@@ -184,6 +188,7 @@ impl Notice {
             Notice::DeadlineSoon { .. } => "deadline_soon",
             Notice::CheckinReminder => "checkin_reminder",
             Notice::Deregistered { .. } => "deregistered",
+            Notice::OutsideTooLong { .. } => "outside_too_long",
         }
     }
 }

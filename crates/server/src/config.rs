@@ -30,6 +30,7 @@ pub struct Config {
     pub stay: StayConfig,
     pub retention: RetentionConfig,
     pub push: PushConfig,
+    pub integration: IntegrationConfig,
 }
 
 impl Default for Config {
@@ -49,6 +50,7 @@ impl Default for Config {
             stay: StayConfig::default(),
             retention: RetentionConfig::default(),
             push: PushConfig::default(),
+            integration: IntegrationConfig::default(),
         }
     }
 }
@@ -463,6 +465,58 @@ impl PushConfig {
     }
 }
 
+/// The integration API with the federal migration system (docs/integration.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntegrationConfig {
+    /// Senders and their shared HMAC keys (base64, at least 32 bytes), by
+    /// sender id: `[integration.senders] fms = "…"`, or
+    /// `AMINA_INTEGRATION__SENDERS__FMS=…` (ids are lower case). `amina
+    /// events new-key` makes a key. Never logged; `Debug` redacts them.
+    pub senders: std::collections::BTreeMap<String, SenderKey>,
+    /// Working days outside the pilot region (production calendar) after
+    /// which an `outside_too_long` signal is raised and the person is told
+    /// to register where they are. 7: Federal Law 109-FZ, art. 20, gives a
+    /// foreign citizen seven working days to notify a place of stay.
+    pub outside_working_days: u32,
+    /// Largest event body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most feed entries one request returns (and the default is 100).
+    pub feed_max_limit: u32,
+    /// Feed rows published (given positions) per transaction.
+    pub publish_batch: u32,
+}
+
+impl Default for IntegrationConfig {
+    fn default() -> Self {
+        IntegrationConfig {
+            senders: std::collections::BTreeMap::new(),
+            outside_working_days: 7,
+            max_body_bytes: 16 * 1024,
+            feed_max_limit: 1000,
+            publish_batch: 500,
+        }
+    }
+}
+
+/// A sender's shared key as configured (base64). `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SenderKey(pub String);
+
+impl std::fmt::Debug for SenderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SenderKey(<redacted>)")
+    }
+}
+
+impl SenderKey {
+    /// The key's bytes; None when it is not base64 of at least 32 bytes.
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        amina_client::integration::decode_key(&self.0)
+    }
+}
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -497,6 +551,7 @@ impl Config {
             "stay",
             "retention",
             "push",
+            "integration",
         ];
         let env = Env::prefixed("AMINA_").split("__").filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
@@ -553,6 +608,22 @@ mod tests {
         assert!(c.database_url().starts_with("sqlite:"));
         let push = c.push.rules().unwrap();
         assert_eq!(push, amina_domain::reminders::PushRules::default());
+    }
+
+    #[test]
+    fn sender_keys_come_from_the_environment_and_are_redacted() {
+        figment::Jail::expect_with(|jail| {
+            let key = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMg==";
+            jail.set_env("AMINA_INTEGRATION__SENDERS__FMS", key);
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            let k = c.integration.senders.get("fms").expect("sender fms");
+            assert_eq!(k.0, key);
+            assert!(k.bytes().is_some_and(|b| b.len() >= 32));
+            let shown = format!("{c:?}");
+            assert!(!shown.contains(key), "key in Debug output");
+            assert!(shown.contains("<redacted>"));
+            Ok(())
+        });
     }
 
     #[test]

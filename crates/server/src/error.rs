@@ -130,6 +130,15 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Review(r) => ApiError::new(StatusCode::CONFLICT, r.code(), r.to_string()),
             StoreError::Stay(e) => stay_error(e),
+            StoreError::Integration(e) => {
+                use amina_store::IntegrationError as I;
+                let status = match &e {
+                    I::EventIdReused { .. } => StatusCode::CONFLICT,
+                    I::UnknownEvent => StatusCode::NOT_FOUND,
+                    I::CardInvalidated => StatusCode::FORBIDDEN,
+                };
+                ApiError::new(status, e.code(), e.to_string())
+            }
             StoreError::Rule(msg) => ApiError::unprocessable("date_outside_calendar", msg),
             StoreError::Internal(cause) => {
                 tracing::error!(%cause, "internal storage error");

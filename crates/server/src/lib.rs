@@ -12,6 +12,7 @@ pub mod detection_job;
 pub mod error;
 pub mod i18n;
 pub mod owntracks;
+pub mod integration_job;
 pub mod proof;
 pub mod push;
 pub mod retention;

@@ -1,7 +1,8 @@
 //! The scheduler: deregisters people whose monitoring deadline has passed,
 //! plans and sends the push notices due (see [`crate::push`]), and once a
 //! day runs the detection job ([`crate::detection_job`]) and the retention
-//! job ([`crate::retention`]).
+//! job ([`crate::retention`]); it also publishes the federal feed and raises
+//! "outside too long" ([`crate::integration_job`]).
 //!
 //! The work is "rows plus a worker": due people are found by the deadline
 //! index, so a run costs in proportion to the people due, not to everyone.
@@ -125,6 +126,9 @@ pub async fn run_forever(state: AppState, shutdown: impl std::future::Future<Out
                 }
                 if state.config.retention.enabled {
                     retain_daily(&state, &mut retained_day).await;
+                }
+                if let Err(e) = crate::integration_job::run_once(&state).await {
+                    tracing::warn!(code = e.code, "integration run failed; will retry");
                 }
                 if state.config.push.enabled {
                     if let Err(e) = crate::push::run_once(&state).await {

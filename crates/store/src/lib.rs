@@ -18,6 +18,7 @@ pub mod accounts;
 pub mod audit;
 pub mod console;
 pub mod detection;
+pub mod integration;
 pub mod model;
 pub mod owntracks;
 pub mod postgres;
@@ -41,6 +42,7 @@ pub use accounts::AccountAdminStore;
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore, ChainBreak};
 pub use console::*;
 pub use detection::*;
+pub use integration::*;
 pub use model::*;
 pub use owntracks::*;
 pub use push::*;
@@ -79,6 +81,9 @@ pub enum StoreError {
     /// A place-of-stay notice or an enrolment code refused (see [`StayError`]).
     #[error(transparent)]
     Stay(#[from] StayError),
+    /// An integration event refused, or a card the federal system invalidated.
+    #[error(transparent)]
+    Integration(#[from] IntegrationError),
     /// A rule could not be evaluated (e.g. a date outside the calendar).
     #[error("rule evaluation failed: {0}")]
     Rule(String),
@@ -110,6 +115,7 @@ pub trait Store:
     + RetentionStore
     + SpotCheckStore
     + AccountAdminStore
+    + IntegrationStore
     + Send
     + Sync
     + 'static

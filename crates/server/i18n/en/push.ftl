@@ -41,3 +41,7 @@ perm-warning = Some permissions are off. Check them.
 push-on = Notifications are on.
 push-unavailable = Notifications could not be turned on on this phone. Open the app every day.
 checkin-label = App last opened
+
+## Outside the pilot region for too long (integration.outside_working_days).
+push-outside-title = You have been away from Moscow for a long time
+push-outside-body = You have been outside Moscow and Moscow Oblast for a long time. Register your place of stay where you are now. When you come back, open the app.

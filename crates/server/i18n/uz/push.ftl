@@ -40,3 +40,7 @@ perm-warning = Baʼzi ruxsatlar oʻchirilgan. Ularni tekshiring.
 push-on = Bildirishnomalar yoqilgan.
 push-unavailable = Bu telefonda bildirishnomalarni yoqib boʻlmadi. Ilovani har kuni oching.
 checkin-label = Ilova oxirgi marta ochilgan
+
+## Outside the pilot region for too long (integration.outside_working_days).
+push-outside-title = Siz uzoq vaqtdan beri Moskvadan tashqaridasiz
+push-outside-body = Siz uzoq vaqtdan beri Moskva va Moskva viloyatidan tashqaridasiz. Hozir turgan joyingizda migratsiya hisobiga turing. Qaytib kelganingizda ilovani oching.

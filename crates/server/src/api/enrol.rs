@@ -30,7 +30,7 @@ use crate::state::AppState;
         (status = 201, body = EnrolResponse, description = "Enrolled; bind a device with the token"),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field"),
         (status = 401, body = ErrorBody, description = "invalid_credentials"),
-        (status = 403, body = ErrorBody, description = "card_expired"),
+        (status = 403, body = ErrorBody, description = "card_expired, card_invalid (declared invalid by the federal migration system)"),
         (status = 404, body = ErrorBody, description = "enrolment_code_unknown"),
         (status = 409, body = ErrorBody, description = "enrolment_code_used"),
         (status = 410, body = ErrorBody, description = "enrolment_code_expired, enrolment_code_superseded"),

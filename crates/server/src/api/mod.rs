@@ -5,6 +5,7 @@
 mod app;
 mod device;
 mod enrol;
+pub mod integration;
 mod ops;
 mod owntracks;
 mod push;
@@ -34,6 +35,12 @@ use crate::state::AppState;
             (ecdsa-p256-sha256 over @method, @path and content-digest) with the \
             device's P-256 key; see the `Signature-Input` and `Signature` headers."
     ),
+    tags(
+        (name = "integration", description = "The federal migration system. Every request is \
+            signed by its sender with RFC 9421 HTTP Message Signatures, alg `hmac-sha256` with \
+            the sender's shared key, over @method, @path, @query and (with a body) \
+            content-digest; `keyid` is the sender id. See docs/integration.md.")
+    ),
     paths(
         enrol::enrol,
         device::bind,
@@ -52,6 +59,9 @@ use crate::state::AppState;
         owntracks::provision,
         owntracks::stop,
         owntracks::report,
+        integration::receive_event,
+        integration::feed,
+        integration::rejections,
     ),
     components(schemas(
         EnrolRequest,
@@ -87,7 +97,13 @@ use crate::state::AppState;
         CheckinRequest,
         CheckinResponse,
         owntracks::OwnTracksProvisioned,
-        owntracks::OwnTracksStopped
+        owntracks::OwnTracksStopped,
+        amina_client::integration::EventWire,
+        amina_client::integration::EventReceipt,
+        amina_client::integration::FeedEntryWire,
+        amina_client::integration::FeedPage,
+        amina_client::integration::RejectionWire,
+        amina_client::integration::RejectionsPage
     ))
 )]
 pub struct ApiDoc;
@@ -149,7 +165,18 @@ fn routes() -> Routes {
         .add(Method::GET, "/app", app::redirect)
         .add(Method::GET, "/app/", app::index)
         .add(Method::GET, "/app/{name}", app::asset)
-        .add(Method::GET, "/app/i18n/{name}", app::translations);
+        .add(Method::GET, "/app/i18n/{name}", app::translations)
+        .add(
+            Method::POST,
+            "/v1/integration/events",
+            integration::receive_event,
+        )
+        .add(Method::GET, "/v1/integration/feed", integration::feed)
+        .add(
+            Method::GET,
+            "/v1/integration/rejections",
+            integration::rejections,
+        );
     crate::console::routes(r)
 }
 

@@ -36,6 +36,10 @@ pub enum Access {
     /// Device-authenticated (RFC 9421 signature with the bound key) or
     /// self-service with the card secret: no console role.
     Device,
+    /// The federal migration system: every request signed with the
+    /// sender's shared key (RFC 9421, hmac-sha256), checked by the
+    /// handlers (`api::integration`); no console role.
+    Integration,
     /// A signed-in console user with one of these roles.
     Console(&'static [Role]),
 }
@@ -311,6 +315,24 @@ pub const RULES: &[Rule] = &[
         "device.owntracks_report",
         Access::Device,
     ),
+    rule(
+        "POST",
+        "/v1/integration/events",
+        "integration.event",
+        Access::Integration,
+    ),
+    rule(
+        "GET",
+        "/v1/integration/feed",
+        "integration.feed",
+        Access::Integration,
+    ),
+    rule(
+        "GET",
+        "/v1/integration/rejections",
+        "integration.rejections",
+        Access::Integration,
+    ),
 ];
 
 /// The rule for a route.
@@ -345,6 +367,7 @@ pub async fn authorize(
     };
     let roles = match rule.access {
         Access::Public | Access::SignIn | Access::Device => return next.run(req).await,
+        Access::Integration => return next.run(req).await,
         Access::Console(roles) => roles,
     };
     let lang = super::lang_of(req.headers());

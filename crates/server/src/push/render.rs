@@ -53,6 +53,10 @@ pub fn render(notice: &Notice, lang: &str) -> Option<Rendered> {
             c.message(lang, "push-deregistered-title")?,
             c.message(lang, &format!("push-deregistered-{}", reason.as_str()))?,
         ),
+        Notice::OutsideTooLong { .. } => (
+            c.message(lang, "push-outside-title")?,
+            c.message(lang, "push-outside-body")?,
+        ),
     };
     Some(Rendered { title, body })
 }
@@ -88,6 +92,9 @@ mod tests {
         ] {
             all.push(Notice::Deregistered { reason });
         }
+        all.push(Notice::OutsideTooLong {
+            since: amina_domain::time::parse_moscow("2025-12-01T10:00").unwrap(),
+        });
         all
     }
 

@@ -41,6 +41,7 @@ mod audit;
 mod console;
 mod detection;
 mod owntracks;
+mod integration;
 mod push;
 mod retention;
 mod signals;
@@ -98,6 +99,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0007_console_more",
         include_str!("../../migrations/postgres/0007_console_more.sql"),
+    ),
+    (
+        "0008_integration",
+        include_str!("../../migrations/postgres/0008_integration.sql"),
     ),
     (
         "0009_owntracks",
@@ -509,6 +514,15 @@ async fn record_deregistration<C: GenericClient>(
                            "effective_at": d.effective_at.to_string()}),
     )
     .await?;
+    integration::feed_insert(
+        c,
+        FeedKind::Deregistration,
+        person_id,
+        d.effective_at,
+        crate::integration::deregistration_payload(registration_id, d, decided_by),
+        now,
+    )
+    .await?;
     Ok(true)
 }
 
@@ -616,6 +630,15 @@ pub(super) async fn enrol_in<C: GenericClient>(
     if card == 0 {
         return Err(StoreError::UnknownCard);
     }
+    let invalidated = query_one(
+        tx,
+        "SELECT invalidated_at FROM cards WHERE number = $1",
+        &[&number],
+    )
+    .await?;
+    if opt_ts(&invalidated, 0)?.is_some() {
+        return Err(IntegrationError::CardInvalidated.into());
+    }
     // Locks the person: a deregistration in progress finishes first, and
     // then this enrolment sees it and starts a new registration.
     let existing = query_opt(
@@ -721,6 +744,15 @@ pub(super) async fn enrol_in<C: GenericClient>(
             &token.issued_by,
             serde_json::json!({"registration_id": registration_id,
                                    "deadline_at": fresh.deadline_at.to_string()}),
+        )
+        .await?;
+        integration::feed_insert(
+            tx,
+            FeedKind::Registration,
+            person_id,
+            now,
+            crate::integration::registration_payload(registration_id, now),
+            now,
         )
         .await?;
     }

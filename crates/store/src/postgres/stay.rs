@@ -301,6 +301,21 @@ impl StayStore for PostgresStore {
                                "supersedes": superseded}),
         )
         .await?;
+        super::integration::feed_insert(
+            &tx,
+            FeedKind::PlaceOfStay,
+            notice.person_id,
+            now,
+            crate::integration::place_of_stay_payload(
+                person.registration_id,
+                id,
+                notice.address_id.as_str(),
+                notice.date_from,
+                superseded,
+            ),
+            now,
+        )
+        .await?;
         let record = notice_by_id(&tx, id).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(NoticeOutcome {

@@ -20,6 +20,7 @@ mod audit;
 mod console;
 mod detection;
 mod owntracks;
+mod integration;
 mod push;
 mod retention;
 mod signals;
@@ -72,6 +73,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0007_console_more",
         include_str!("../../migrations/sqlite/0007_console_more.sql"),
+    ),
+    (
+        "0008_integration",
+        include_str!("../../migrations/sqlite/0008_integration.sql"),
     ),
     (
         "0009_owntracks",
@@ -408,6 +413,14 @@ fn record_deregistration(
         serde_json::json!({"reason": d.reason.as_str(), "registration_id": registration_id,
                            "effective_at": d.effective_at.to_string()}),
     )?;
+    integration::feed_insert(
+        conn,
+        FeedKind::Deregistration,
+        person_id,
+        d.effective_at,
+        crate::integration::deregistration_payload(registration_id, d, decided_by),
+        now,
+    )?;
     Ok(true)
 }
 
@@ -537,6 +550,14 @@ pub(super) fn enrol_in(
     if card == 0 {
         return Err(StoreError::UnknownCard);
     }
+    let invalidated: Option<i64> = conn.query_row(
+        "SELECT invalidated_at FROM cards WHERE number = ?1",
+        params![number],
+        |r| r.get(0),
+    )?;
+    if invalidated.is_some() {
+        return Err(IntegrationError::CardInvalidated.into());
+    }
     let existing: Option<(i64, String, i64)> = conn
         .query_row(
             "SELECT id, status, registration_id FROM persons WHERE card_number = ?1",
@@ -604,6 +625,14 @@ pub(super) fn enrol_in(
             &token.issued_by,
             serde_json::json!({"registration_id": registration_id,
                                    "deadline_at": fresh.deadline_at.to_string()}),
+        )?;
+        integration::feed_insert(
+            conn,
+            FeedKind::Registration,
+            person_id,
+            now,
+            crate::integration::registration_payload(registration_id, now),
+            now,
         )?;
     }
     conn.execute(

@@ -277,6 +277,20 @@ impl StayStore for SqliteStore {
                                    "date_from": notice.date_from.to_string(),
                                    "supersedes": superseded}),
             )?;
+            super::integration::feed_insert(
+                conn,
+                FeedKind::PlaceOfStay,
+                notice.person_id,
+                now,
+                crate::integration::place_of_stay_payload(
+                    person.registration_id,
+                    id,
+                    notice.address_id.as_str(),
+                    notice.date_from,
+                    superseded,
+                ),
+                now,
+            )?;
             Ok(NoticeOutcome {
                 notice: notice_by_id(conn, id)?,
                 created: true,
