@@ -17,6 +17,7 @@
 pub mod audit;
 pub mod console;
 pub mod detection;
+pub mod host;
 pub mod model;
 pub mod postgres;
 pub mod push;
@@ -36,6 +37,7 @@ use jiff::Timestamp;
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore, ChainBreak};
 pub use console::*;
 pub use detection::*;
+pub use host::*;
 pub use model::*;
 pub use push::*;
 pub use signals::*;
@@ -71,6 +73,9 @@ pub enum StoreError {
     /// A place-of-stay notice or an enrolment code refused (see [`StayError`]).
     #[error(transparent)]
     Stay(#[from] StayError),
+    /// A host-party operation refused (see [`HostError`]).
+    #[error(transparent)]
+    Host(#[from] HostError),
     /// A rule could not be evaluated (e.g. a date outside the calendar).
     #[error("rule evaluation failed: {0}")]
     Rule(String),
@@ -98,6 +103,7 @@ pub trait Store:
     + AuditStore
     + StayStore
     + PushStore
+    + HostStore
     + Send
     + Sync
     + 'static

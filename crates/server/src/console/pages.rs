@@ -301,6 +301,7 @@ pub async fn person(
         .await
         .map_err(err)?;
     let cases = state.store.cases_for_person(id).await.map_err(err)?;
+    let children = state.store.child_notices_of_parent(id).await.map_err(err)?;
     let may_open = matches!(o.role, Role::MigrationOfficer | Role::PoliceOfficer);
     Ok(render(
         lang,
@@ -346,6 +347,7 @@ pub async fn person(
                     li data-signal=(s.id) { (s.kind.code()) " · " (s.status.code()) " · " (when(s.raised_at)) " — " (s.explanation) }
                 } }
             }
+            (super::host::person_children(lang, &children))
             section.cases {
                 h2 { (t(lang, "person-cases")) }
                 ul { @for c in &cases {

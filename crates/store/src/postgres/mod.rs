@@ -39,6 +39,7 @@
 mod audit;
 mod console;
 mod detection;
+mod host;
 mod push;
 mod signals;
 mod stay;
@@ -90,6 +91,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_detection",
         include_str!("../../migrations/postgres/0006_detection.sql"),
+    ),
+    (
+        "0011_host_parties",
+        include_str!("../../migrations/postgres/0011_host_parties.sql"),
     ),
 ];
 

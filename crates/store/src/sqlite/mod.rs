@@ -18,6 +18,7 @@
 mod audit;
 mod console;
 mod detection;
+mod host;
 mod push;
 mod signals;
 mod stay;
@@ -64,6 +65,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_detection",
         include_str!("../../migrations/sqlite/0006_detection.sql"),
+    ),
+    (
+        "0011_host_parties",
+        include_str!("../../migrations/sqlite/0011_host_parties.sql"),
     ),
 ];
 
