@@ -167,7 +167,7 @@ async fn host_party_lifecycle(h: Harness) {
         .await
         .unwrap();
     assert_eq!(
-        rec[0].detail["before"],
+        serde_json::from_str::<serde_json::Value>(&rec[0].detail).unwrap()["before"],
         serde_json::json!(["h-1", "office"])
     );
     assert_eq!(
