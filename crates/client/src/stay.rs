@@ -179,9 +179,22 @@ pub struct MyDataView {
     pub registrations: Vec<RegistrationView>,
     pub devices: Vec<DeviceView>,
     pub notices: Vec<NoticeView>,
+    /// Minor children whose arrival a host party notified (in force).
+    #[serde(default)]
+    pub children: Vec<ChildView>,
     pub fixes: FixesView,
     pub signals: Vec<SignalView>,
     pub accesses: AccessesView,
+}
+
+/// A child linked to the person by a host party's arrival notice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChildView {
+    pub name: String,
+    pub birth_date: WordedDate,
+    pub arrival: WordedDate,
+    /// The address of the notice, as one line.
+    pub address: String,
 }
 
 impl DeviceClient {

@@ -26,16 +26,21 @@ pub enum Role {
     Auditor,
     /// Manages accounts; sees no personal data.
     Admin,
+    /// A landlord or an employer providing housing: sees only their own
+    /// properties and who is registered there; files children's arrival
+    /// notices and disputes registrations at their addresses.
+    HostParty,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::EnrolmentOperator,
         Role::MigrationOfficer,
         Role::PoliceOfficer,
         Role::Supervisor,
         Role::Auditor,
         Role::Admin,
+        Role::HostParty,
     ];
 
     pub fn code(self) -> &'static str {
@@ -46,6 +51,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::HostParty => "host_party",
         }
     }
 

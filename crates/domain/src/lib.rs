@@ -14,6 +14,7 @@
 //!   anomaly score: explained evidence for review.
 //! - [`eligibility`]: who is in scope of the pilot.
 //! - [`console`]: console roles and what decisions and cases must state.
+//! - [`host`]: host parties: children's arrival notices, disputes.
 //! - [`names`]: name matching across Cyrillic and Latin transliterations.
 //! - [`enrolment_code`]: one-time codes for operator-assisted enrolment.
 //! - [`signal`]: observations for human review (kinds, review states).
@@ -34,6 +35,7 @@ pub mod eligibility;
 pub mod enrolment_code;
 pub mod geofence;
 pub mod integration;
+pub mod host;
 pub mod monitor;
 pub mod names;
 pub mod reminders;

@@ -36,10 +36,13 @@ pub enum SignalKind {
     LivesElsewhere,
     /// An address where many registered people do not live.
     FictitiousAddress,
+    /// A host party states the person does not live at the registered
+    /// address (amina_domain::host::dispute_signal).
+    AddressDisputed,
 }
 
 impl SignalKind {
-    pub const ALL: [SignalKind; 8] = [
+    pub const ALL: [SignalKind; 9] = [
         SignalKind::OutsideRegion,
         SignalKind::OutsideTooLong,
         SignalKind::PushSubscriptionGone,
@@ -48,6 +51,7 @@ impl SignalKind {
         SignalKind::SpoofedLocation,
         SignalKind::LivesElsewhere,
         SignalKind::FictitiousAddress,
+        SignalKind::AddressDisputed,
     ];
 
     /// The stable code used in storage and APIs.
@@ -61,6 +65,7 @@ impl SignalKind {
             SignalKind::SpoofedLocation => "spoofed_location",
             SignalKind::LivesElsewhere => "lives_elsewhere",
             SignalKind::FictitiousAddress => "fictitious_address",
+            SignalKind::AddressDisputed => "address_disputed",
         }
     }
 

@@ -139,6 +139,7 @@ impl From<StoreError> for ApiError {
                 };
                 ApiError::new(status, e.code(), e.to_string())
             }
+            StoreError::Host(e) => host_error(e),
             StoreError::Rule(msg) => ApiError::unprocessable("date_outside_calendar", msg),
             StoreError::Internal(cause) => {
                 tracing::error!(%cause, "internal storage error");
@@ -205,6 +206,17 @@ fn stay_error(e: amina_store::StayError) -> ApiError {
             format!("the card expired on {valid_until}"),
         ),
     }
+}
+
+/// Host-party refusals: the domain's or the store's code and message.
+fn host_error(e: amina_store::HostError) -> ApiError {
+    use amina_store::HostError;
+    let status = match &e {
+        HostError::UnknownHostParty | HostError::NotYourTenant => StatusCode::NOT_FOUND,
+        HostError::DocumentExists | HostError::DisputeOpen => StatusCode::CONFLICT,
+        HostError::UnknownProperty(_) | HostError::Child(_) => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError::new(status, e.code(), e.to_string())
 }
 
 impl IntoResponse for ApiError {

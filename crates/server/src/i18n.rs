@@ -72,11 +72,17 @@ pub const CONSOLE_LANGS: [&str; 2] = ["ru", "en"];
 const CONSOLE_SOURCES: &Sources = &[
     (
         "ru",
-        &[("console.ftl", include_str!("../i18n/ru/console.ftl"))],
+        &[
+            ("console.ftl", include_str!("../i18n/ru/console.ftl")),
+            ("host.ftl", include_str!("../i18n/ru/host.ftl")),
+        ],
     ),
     (
         "en",
-        &[("console.ftl", include_str!("../i18n/en/console.ftl"))],
+        &[
+            ("console.ftl", include_str!("../i18n/en/console.ftl")),
+            ("host.ftl", include_str!("../i18n/en/host.ftl")),
+        ],
     ),
 ];
 

@@ -19,6 +19,7 @@ pub mod audit;
 pub mod console;
 pub mod detection;
 pub mod integration;
+pub mod host;
 pub mod model;
 pub mod owntracks;
 pub mod postgres;
@@ -43,6 +44,7 @@ pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore, ChainBreak};
 pub use console::*;
 pub use detection::*;
 pub use integration::*;
+pub use host::*;
 pub use model::*;
 pub use owntracks::*;
 pub use push::*;
@@ -84,6 +86,9 @@ pub enum StoreError {
     /// An integration event refused, or a card the federal system invalidated.
     #[error(transparent)]
     Integration(#[from] IntegrationError),
+    /// A host-party operation refused (see [`HostError`]).
+    #[error(transparent)]
+    Host(#[from] HostError),
     /// A rule could not be evaluated (e.g. a date outside the calendar).
     #[error("rule evaluation failed: {0}")]
     Rule(String),
@@ -116,6 +121,7 @@ pub trait Store:
     + SpotCheckStore
     + AccountAdminStore
     + IntegrationStore
+    + HostStore
     + Send
     + Sync
     + 'static

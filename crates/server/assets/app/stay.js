@@ -355,6 +355,14 @@ function renderMyData(d) {
 
   renderHistory(d.notices, "md-notices", "md-notices-none");
 
+  // Children whose arrival a host party notified (never tracked).
+  const children = d.children || [];
+  $("md-children").replaceChildren(...children.map((c) => item(
+    strong(c.name), ` · `, words(c.birth_date), ` · `,
+    msg("mydata-children-arrived"), ` `, words(c.arrival), ` · ${c.address}`,
+  )));
+  $("md-children-none").hidden = children.length > 0;
+
   const f = d.fixes;
   $("md-fix-count").textContent = String(f.count);
   const period = $("md-fix-period");

@@ -141,3 +141,10 @@ mydata-access-location = viewed your location
 mydata-access-decision = a decision about you
 mydata-access-other = other action
 mydata-legal-basis = legal basis
+
+## Host parties: children's arrival notices and disputes.
+signal-kind-address_disputed = The host party says you do not live at the address
+mydata-role-host_party = host party (landlord)
+mydata-children = Children (arrival notified by the host party)
+mydata-children-arrived = arrived
+mydata-children-none = No children are recorded.

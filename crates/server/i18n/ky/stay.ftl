@@ -141,3 +141,10 @@ mydata-access-location = жайгашкан жериңизди карады
 mydata-access-decision = сиз тууралуу чечим
 mydata-access-other = башка аракет
 mydata-legal-basis = негиз
+
+## Host parties: children's arrival notices and disputes.
+signal-kind-address_disputed = Кабыл алуучу тарап сиз даректе жашабайсыз деп билдирди
+mydata-role-host_party = кабыл алуучу тарап
+mydata-children = Балдар (келгени тууралуу кабыл алуучу тарап билдирген)
+mydata-children-arrived = келди
+mydata-children-none = Балдар катталган эмес.

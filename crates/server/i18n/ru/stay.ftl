@@ -141,3 +141,10 @@ mydata-access-location = просмотр вашего местоположен�
 mydata-access-decision = решение о вас
 mydata-access-other = другое действие
 mydata-legal-basis = основание
+
+## Host parties: children's arrival notices and disputes.
+signal-kind-address_disputed = Принимающая сторона сообщила, что вы не проживаете по адресу
+mydata-role-host_party = принимающая сторона
+mydata-children = Дети (о прибытии уведомила принимающая сторона)
+mydata-children-arrived = прибыл(а)
+mydata-children-none = Дети не записаны.

@@ -141,3 +141,10 @@ mydata-access-location = макони шуморо дид
 mydata-access-decision = қарор дар бораи шумо
 mydata-access-other = амали дигар
 mydata-legal-basis = асос
+
+## Host parties: children's arrival notices and disputes.
+signal-kind-address_disputed = Тарафи қабулкунанда хабар дод, ки шумо дар суроға зиндагӣ намекунед
+mydata-role-host_party = тарафи қабулкунанда
+mydata-children = Кӯдакон (дар бораи омадан тарафи қабулкунанда хабар додааст)
+mydata-children-arrived = омад
+mydata-children-none = Кӯдакон сабт нашудаанд.

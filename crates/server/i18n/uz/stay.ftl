@@ -141,3 +141,10 @@ mydata-access-location = joylashuvingizni koʻrdi
 mydata-access-decision = siz haqingizdagi qaror
 mydata-access-other = boshqa harakat
 mydata-legal-basis = asos
+
+## Host parties: children's arrival notices and disputes.
+signal-kind-address_disputed = Qabul qiluvchi tomon siz manzilda yashamasligingizni bildirdi
+mydata-role-host_party = qabul qiluvchi tomon
+mydata-children = Bolalar (kelishi haqida qabul qiluvchi tomon xabar bergan)
+mydata-children-arrived = keldi
+mydata-children-none = Bolalar qayd etilmagan.

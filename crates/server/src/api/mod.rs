@@ -89,6 +89,7 @@ use crate::state::AppState;
         amina_client::stay::DeviceView,
         amina_client::stay::FixesView,
         amina_client::stay::SignalView,
+        amina_client::stay::ChildView,
         amina_client::stay::AccessesView,
         PushKeyResponse,
         PushSubscriptionKeys,

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use amina_client::proto::{EnrolResponse, ErrorBody, StatusView};
 use amina_client::stay::{
     AccessesView, AddressSearchResponse, AddressView, CodeEnrolRequest, DeviceView, FixesView,
-    IdentityView, MyDataView, NoticeRequest, NoticeResponse, NoticeView, NoticesResponse,
+    ChildView, IdentityView, MyDataView, NoticeRequest, NoticeResponse, NoticeView, NoticesResponse,
     RegistrationView, SignalView, WordedDate,
 };
 use amina_domain::enrolment_code::EnrolmentCode;
@@ -317,6 +317,26 @@ pub async fn my_data(
             })
         })
         .collect();
+    let children = state
+        .store
+        .child_notices_of_parent(device.person_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.in_force)
+        .map(|c| {
+            let a = &c.address;
+            let mut address = format!("{}, {}, {}", a.municipality, a.street, a.house);
+            if let Some(f) = &a.flat {
+                address.push_str(&format!(", {f}"));
+            }
+            ChildView {
+                name: c.name,
+                birth_date: worded(c.birth_date),
+                arrival: worded(c.arrival_date),
+                address,
+            }
+        })
+        .collect();
     let view = MyDataView {
         identity: IdentityView {
             card_number: data.card.number.to_string(),
@@ -351,6 +371,7 @@ pub async fn my_data(
             })
             .collect(),
         notices: data.notices.iter().map(notice_view).collect(),
+        children,
         fixes: FixesView {
             count: data.fixes.count,
             first: data.fixes.first_recorded_at.map(worded_day),

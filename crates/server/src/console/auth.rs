@@ -39,6 +39,8 @@ const TOTP_ISSUER: &str = "amina";
 /// layer).
 #[derive(Debug, Clone)]
 pub struct Officer {
+    /// The account's id (host-party pages look up their own record by it).
+    pub account_id: i64,
     pub name: String,
     pub role: Role,
     /// The session's CSRF token, for the forms of the page.
@@ -183,15 +185,15 @@ pub struct CreatedAccount {
     pub otpauth_uri: String,
 }
 
-/// Create an account (the CLI's `admin create-user`): hash the password,
-/// make a TOTP secret, store both with an audit record by `actor`.
-pub async fn create_account(
-    state: &AppState,
+/// Check a new account's name and password, hash the password (on the
+/// blocking pool) and make its TOTP secret: what [`create_account`] and
+/// the host-party pages store.
+pub async fn prepare_account(
     name: &str,
     role: Role,
     password: &str,
     actor: &str,
-) -> Result<CreatedAccount, String> {
+) -> Result<(NewAccount, CreatedAccount), String> {
     let name = name.trim().to_string();
     if !valid_account_name(&name) {
         return Err("an account name is 1-64 characters: letters, digits, '.', '_', '-'".into());
@@ -204,17 +206,39 @@ pub async fn create_account(
     let hash = tokio::task::spawn_blocking(move || crate::cards::hash_secret(&pw))
         .await
         .map_err(|e| e.to_string())?;
+    Ok((
+        NewAccount {
+            name: name.clone(),
+            role,
+            password_hash: hash,
+            totp_secret: secret.clone(),
+            created_by: actor.to_string(),
+        },
+        CreatedAccount {
+            name,
+            role,
+            totp_secret: secret,
+            otpauth_uri: uri,
+        },
+    ))
+}
+
+/// Create an account (the CLI's `admin create-user`): hash the password,
+/// make a TOTP secret, store both with an audit record by `actor`.
+pub async fn create_account(
+    state: &AppState,
+    name: &str,
+    role: Role,
+    password: &str,
+    actor: &str,
+) -> Result<CreatedAccount, String> {
+    let (account, created) = prepare_account(name, role, password, actor).await?;
     let now = state.clock.now();
+    let name = created.name.clone();
     state
         .store
         .create_account(
-            NewAccount {
-                name: name.clone(),
-                role,
-                password_hash: hash,
-                totp_secret: secret.clone(),
-                created_by: actor.to_string(),
-            },
+            account,
             AuditEntry::new(now, actor, "admin", "account.create", "account")
                 .detail(serde_json::json!({"name": name, "role": role.code()})),
         )
@@ -225,12 +249,7 @@ pub async fn create_account(
             }
             other => other.to_string(),
         })?;
-    Ok(CreatedAccount {
-        name,
-        role,
-        totp_secret: secret,
-        otpauth_uri: uri,
-    })
+    Ok(created)
 }
 
 /// `GET /console/login`: the sign-in form with a fresh login-CSRF token.

@@ -132,6 +132,54 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         "GET",
+        "/console/host",
+        "host.tenants",
+        Access::Console(&[HostParty]),
+    ),
+    rule(
+        "GET",
+        "/console/host/children",
+        "host.children",
+        Access::Console(&[HostParty]),
+    ),
+    rule(
+        "POST",
+        "/console/host/children",
+        "host.child_notice",
+        Access::Console(&[HostParty]),
+    ),
+    rule(
+        "POST",
+        "/console/host/notices/{id}/dispute",
+        "host.dispute",
+        Access::Console(&[HostParty]),
+    ),
+    rule(
+        "GET",
+        "/console/host-parties",
+        "host_party.list",
+        Access::Console(&[MigrationOfficer]),
+    ),
+    rule(
+        "POST",
+        "/console/host-parties",
+        "host_party.create",
+        Access::Console(&[MigrationOfficer]),
+    ),
+    rule(
+        "GET",
+        "/console/host-parties/{id}",
+        "host_party.view",
+        Access::Console(&[MigrationOfficer]),
+    ),
+    rule(
+        "POST",
+        "/console/host-parties/{id}/properties",
+        "host_party.properties",
+        Access::Console(&[MigrationOfficer]),
+    ),
+    rule(
+        "GET",
         "/console/lang/{lang}",
         "console.language",
         Access::Public,
@@ -389,6 +437,7 @@ pub async fn authorize(
             .into_response();
     }
     let officer = Officer {
+        account_id: session.account_id,
         name: session.name.clone(),
         role: session.role,
         csrf: session.csrf_token.clone(),

@@ -33,6 +33,7 @@ fn nav(lang: &str, role: Role) -> Markup {
         @if role == EnrolmentOperator {
             a href="/console/enrolment" { (t(lang, "nav-enrolment")) }
         }
+        (super::host::nav(lang, role))
     }
 }
 

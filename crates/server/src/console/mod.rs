@@ -16,6 +16,7 @@ mod admin;
 pub mod auth;
 pub mod authz;
 mod evidence;
+mod host;
 mod layout;
 mod map;
 mod pages;
@@ -196,6 +197,7 @@ pub async fn security_headers(
 /// Add the console's routes.
 pub fn routes(r: Routes) -> Routes {
     use pages::*;
+    let r = host::routes(r);
     r.add(Method::GET, "/console", redirect_home)
         .add(Method::GET, "/console/", home)
         .add(Method::GET, "/console/login", auth::login_page)

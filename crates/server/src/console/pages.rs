@@ -349,6 +349,7 @@ pub async fn person(
         .map_err(err)?;
     let cases = state.store.cases_for_person(id).await.map_err(err)?;
     let presence_days = state.store.daily_presence(id, 31).await.map_err(err)?;
+    let children = state.store.child_notices_of_parent(id).await.map_err(err)?;
     let may_open = matches!(o.role, Role::MigrationOfficer | Role::PoliceOfficer);
     Ok(render(
         lang,
@@ -417,6 +418,7 @@ pub async fn person(
                     }
                 }
             }
+            (super::host::person_children(lang, &children))
             section.cases {
                 h2 { (t(lang, "person-cases")) }
                 ul { @for c in &cases {

@@ -42,6 +42,7 @@ mod console;
 mod detection;
 mod owntracks;
 mod integration;
+mod host;
 mod push;
 mod retention;
 mod signals;
@@ -107,6 +108,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0009_owntracks",
         include_str!("../../migrations/postgres/0009_owntracks.sql"),
+    ),
+    (
+        "0011_host_parties",
+        include_str!("../../migrations/postgres/0011_host_parties.sql"),
     ),
 ];
 

@@ -31,10 +31,10 @@ use crate::stay::{
 use crate::time::to_system;
 use crate::*;
 
-const ADDRESS_COLUMNS: &str =
+pub(super) const ADDRESS_COLUMNS: &str =
     "a.id, a.region, a.municipality, a.street, a.house, a.flat, a.residential, a.lat, a.lon";
 
-fn address_from_row(row: &Row, offset: usize) -> Result<Address, StoreError> {
+pub(super) fn address_from_row(row: &Row, offset: usize) -> Result<Address, StoreError> {
     let id: String = get(row, offset)?;
     Ok(Address {
         id: AddressId::parse(&id).map_err(|_| bad_stored("address id"))?,
@@ -90,7 +90,7 @@ async fn notice_by_id<C: GenericClient>(c: &C, id: i64) -> Result<NoticeRecord, 
         .ok_or_else(|| StoreError::Internal(format!("notice {id} vanished")))
 }
 
-async fn load_address<C: GenericClient>(c: &C, id: &str) -> Result<Option<Address>, StoreError> {
+pub(super) async fn load_address<C: GenericClient>(c: &C, id: &str) -> Result<Option<Address>, StoreError> {
     let sql = format!("SELECT {ADDRESS_COLUMNS} FROM addresses a WHERE a.id = $1");
     query_opt(c, &sql, &[&id])
         .await?

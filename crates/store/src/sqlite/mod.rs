@@ -21,6 +21,7 @@ mod console;
 mod detection;
 mod owntracks;
 mod integration;
+mod host;
 mod push;
 mod retention;
 mod signals;
@@ -81,6 +82,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0009_owntracks",
         include_str!("../../migrations/sqlite/0009_owntracks.sql"),
+    ),
+    (
+        "0011_host_parties",
+        include_str!("../../migrations/sqlite/0011_host_parties.sql"),
     ),
 ];
 

@@ -25,11 +25,11 @@ use crate::stay::{
 use crate::time::{from_ms, to_ms};
 use crate::*;
 
-const ADDRESS_COLUMNS: &str =
+pub(super) const ADDRESS_COLUMNS: &str =
     "a.id, a.region, a.municipality, a.street, a.house, a.flat, a.residential, a.lat, a.lon";
 
 /// An address from the nine [`ADDRESS_COLUMNS`] starting at `offset`.
-fn address_from_row(row: &Row<'_>, offset: usize) -> Result<Address, StoreError> {
+pub(super) fn address_from_row(row: &Row<'_>, offset: usize) -> Result<Address, StoreError> {
     let id: String = row.get(offset)?;
     Ok(Address {
         id: AddressId::parse(&id).map_err(|_| bad_stored("address id"))?,
@@ -44,7 +44,7 @@ fn address_from_row(row: &Row<'_>, offset: usize) -> Result<Address, StoreError>
     })
 }
 
-fn date_of(text: &str) -> Result<Date, StoreError> {
+pub(super) fn date_of(text: &str) -> Result<Date, StoreError> {
     text.parse().map_err(|_| bad_stored(format!("date {text}")))
 }
 
@@ -90,7 +90,7 @@ fn notice_by_id(conn: &Connection, id: i64) -> Result<NoticeRecord, StoreError> 
         .ok_or_else(|| StoreError::Internal(format!("notice {id} vanished")))
 }
 
-fn load_address(conn: &Connection, id: &str) -> Result<Option<Address>, StoreError> {
+pub(super) fn load_address(conn: &Connection, id: &str) -> Result<Option<Address>, StoreError> {
     let sql = format!("SELECT {ADDRESS_COLUMNS} FROM addresses a WHERE a.id = ?1");
     conn.prepare_cached(&sql)?
         .query_row(params![id], |r| Ok(address_from_row(r, 0)))
