@@ -178,3 +178,7 @@ enrolment-link = Link:
 enrolment-once = The code is shown once and works once. A new code for the same card cancels the previous one.
 error-unknown_card = There is no such card in the registry.
 nav-enrolment = Enrolment
+
+# The anomaly score that orders the alerts queue (detection).
+alerts-anomaly = Anomaly score
+alerts-anomaly-top = most unusual:

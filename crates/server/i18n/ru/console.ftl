@@ -178,3 +178,7 @@ enrolment-link = Ссылка:
 enrolment-once = Код показывается один раз и действует один раз. Новый код для той же карты отменяет прежний.
 error-unknown_card = Такой карты нет в реестре.
 nav-enrolment = Регистрация
+
+# The anomaly score that orders the alerts queue (detection).
+alerts-anomaly = Оценка необычности
+alerts-anomaly-top = сильнее всего отличается:

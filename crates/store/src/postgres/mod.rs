@@ -91,6 +91,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0006_detection",
         include_str!("../../migrations/postgres/0006_detection.sql"),
     ),
+    (
+        "0010_detection_more",
+        include_str!("../../migrations/postgres/0010_detection_more.sql"),
+    ),
 ];
 
 /// Pool size used by [`PostgresStore::connect`]. Several server processes

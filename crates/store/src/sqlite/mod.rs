@@ -65,6 +65,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0006_detection",
         include_str!("../../migrations/sqlite/0006_detection.sql"),
     ),
+    (
+        "0010_detection_more",
+        include_str!("../../migrations/sqlite/0010_detection_more.sql"),
+    ),
 ];
 
 /// Who records a deregistration that the monitoring rule decided.
