@@ -36,13 +36,18 @@ pub enum SignalKind {
     LivesElsewhere,
     /// An address where many registered people do not live.
     FictitiousAddress,
+    /// Frequent rebinding, or uploads signed by a revoked device next to the
+    /// active one (proofs from two devices).
+    DeviceChurn,
     /// A host party states the person does not live at the registered
-    /// address (amina_domain::host::dispute_signal).
+    /// address. Raised about the person; its evidence carries `address_id`
+    /// (and the host party's statement), and the fictitious-address review
+    /// counts the undecided ones per address.
     AddressDisputed,
 }
 
 impl SignalKind {
-    pub const ALL: [SignalKind; 9] = [
+    pub const ALL: [SignalKind; 10] = [
         SignalKind::OutsideRegion,
         SignalKind::OutsideTooLong,
         SignalKind::PushSubscriptionGone,
@@ -51,6 +56,7 @@ impl SignalKind {
         SignalKind::SpoofedLocation,
         SignalKind::LivesElsewhere,
         SignalKind::FictitiousAddress,
+        SignalKind::DeviceChurn,
         SignalKind::AddressDisputed,
     ];
 
@@ -65,6 +71,7 @@ impl SignalKind {
             SignalKind::SpoofedLocation => "spoofed_location",
             SignalKind::LivesElsewhere => "lives_elsewhere",
             SignalKind::FictitiousAddress => "fictitious_address",
+            SignalKind::DeviceChurn => "device_churn",
             SignalKind::AddressDisputed => "address_disputed",
         }
     }

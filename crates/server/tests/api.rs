@@ -185,6 +185,7 @@ macro_rules! on_both_backends {
 /// Place-of-stay notices, "my data" and enrolment codes.
 #[path = "api/stay.rs"]
 mod stay;
+mod detection;
 
 /// OwnTracks as a reporting device.
 #[path = "api/owntracks.rs"]

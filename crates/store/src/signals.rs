@@ -9,7 +9,7 @@
 use amina_domain::signal::{SignalKind, SignalStatus, SignalSubject};
 use async_trait::async_trait;
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
 
@@ -54,9 +54,48 @@ pub struct SignalRecord {
     pub updated_at: Timestamp,
     pub decided_by: Option<String>,
     pub decision_reason: Option<String>,
+    /// The anomaly score of the person-day the signal came from, where the
+    /// daily detection job had one: it orders the queue.
+    pub anomaly: Option<AnomalyRank>,
 }
 
-/// Which signals to list; every field narrows. Newest raised first.
+/// A person-day's anomaly score (0..1, see
+/// [`amina_domain::detection::anomaly`]) and the features that contributed
+/// most, kept with the signals the daily job raises for that person-day.
+/// It ranks the review queue and never raises a signal by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyRank {
+    pub score: f64,
+    /// Largest contribution first.
+    pub top: Vec<RankFeature>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankFeature {
+    pub feature: String,
+    pub value: f64,
+    pub z: f64,
+}
+
+impl From<&amina_domain::detection::anomaly::AnomalyScore> for AnomalyRank {
+    fn from(a: &amina_domain::detection::anomaly::AnomalyScore) -> AnomalyRank {
+        AnomalyRank {
+            score: a.score,
+            top: a
+                .top
+                .iter()
+                .map(|c| RankFeature {
+                    feature: c.feature.to_string(),
+                    value: c.value,
+                    z: c.z,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Which signals to list; every field narrows. Ranked: the highest anomaly
+/// score first, then signals without one, newest raised first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SignalQuery {
     pub person_id: Option<i64>,
@@ -95,6 +134,14 @@ pub struct SignalReviewRecord {
 pub trait SignalStore: Send + Sync + 'static {
     /// Raise a signal once per (kind, subject, dedup key).
     async fn raise_signal(&self, signal: NewSignal) -> Result<RaisedSignal, StoreError>;
+
+    /// [`SignalStore::raise_signal`] with the anomaly score of the
+    /// person-day the signal came from (kept only when the occurrence is new).
+    async fn raise_ranked_signal(
+        &self,
+        signal: NewSignal,
+        rank: Option<AnomalyRank>,
+    ) -> Result<RaisedSignal, StoreError>;
 
     async fn signals(&self, query: SignalQuery) -> Result<Vec<SignalRecord>, StoreError>;
 

@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::home::{ElsewhereParams, HomeEstimate};
+use crate::staypoints::great_circle_m;
+
 /// What is known about one registered person's home.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "verdict")]
@@ -23,6 +26,44 @@ pub enum HomeVerdict {
     AtAddress,
     /// The inferred home is elsewhere.
     Elsewhere { distance_m: f64, score: f64 },
+}
+
+impl HomeVerdict {
+    /// The stored code: `unknown`, `at_address`, `elsewhere`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HomeVerdict::Unknown => "unknown",
+            HomeVerdict::AtAddress => "at_address",
+            HomeVerdict::Elsewhere { .. } => "elsewhere",
+        }
+    }
+}
+
+/// What the inferred home says about one registered address, with the same
+/// thresholds as "lives elsewhere" ([`super::home::lives_elsewhere`]): a home
+/// seen on too few nights, or with too low a confidence, says nothing
+/// (`Unknown`), so an address is never counted against on weak evidence; a
+/// clear home within the distance threshold is `AtAddress`.
+pub fn verdict(
+    home: Option<&HomeEstimate>,
+    registered: (f64, f64),
+    p: &ElsewhereParams,
+) -> HomeVerdict {
+    let Some(home) = home else {
+        return HomeVerdict::Unknown;
+    };
+    if home.confidence < p.min_confidence || home.nights_observed < p.min_nights_observed {
+        return HomeVerdict::Unknown;
+    }
+    let distance_m = great_circle_m(home.lat, home.lon, registered.0, registered.1);
+    if distance_m <= p.min_distance_m {
+        return HomeVerdict::AtAddress;
+    }
+    let coverage = (f64::from(home.nights_observed) / 7.0).min(1.0);
+    HomeVerdict::Elsewhere {
+        distance_m,
+        score: home.confidence * coverage,
+    }
 }
 
 /// One person registered at an address.
@@ -165,6 +206,36 @@ mod tests {
             distance_m: 9000.0,
             score: 0.9,
         }
+    }
+
+    #[test]
+    fn verdict_agrees_with_lives_elsewhere() {
+        let p = ElsewhereParams::default();
+        let home = |lat: f64, confidence: f64, nights: u32| HomeEstimate {
+            lat,
+            lon: 37.60,
+            nights_at_home: nights,
+            nights_observed: nights,
+            nights_considered: 14,
+            confidence,
+        };
+        let reg = (55.65, 37.60);
+        assert_eq!(verdict(None, reg, &p), HomeVerdict::Unknown);
+        assert_eq!(verdict(Some(&home(55.65, 1.0, 7)), reg, &p), HomeVerdict::AtAddress);
+        // Far, but on too few nights or too unsure: unknown.
+        assert_eq!(verdict(Some(&home(55.75, 1.0, 2)), reg, &p), HomeVerdict::Unknown);
+        assert_eq!(verdict(Some(&home(55.75, 0.4, 7)), reg, &p), HomeVerdict::Unknown);
+        let far = home(55.75, 1.0, 7);
+        let v = verdict(Some(&far), reg, &p);
+        assert_eq!(v.code(), "elsewhere");
+        let e = crate::detection::home::lives_elsewhere(&far, reg, &p).unwrap();
+        assert_eq!(
+            v,
+            HomeVerdict::Elsewhere {
+                distance_m: e.distance_m,
+                score: e.score
+            }
+        );
     }
 
     #[test]

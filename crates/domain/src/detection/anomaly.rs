@@ -13,7 +13,7 @@
 //!
 //! The score only orders the queue; it never raises a signal by itself.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::features::DayFeatures;
 
@@ -53,10 +53,13 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// Medians and scales of a reference population.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Medians and scales of a reference population. Serializable, so that
+/// the daily job can keep the model fitted on one day's person-days and
+/// score the next day's against it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyModel {
-    pub features: Vec<(&'static str, f64, f64)>,
+    /// (feature name, median, scale), in [`DayFeatures::vector`] order.
+    pub features: Vec<(String, f64, f64)>,
     pub reference_days: usize,
 }
 
@@ -89,12 +92,19 @@ impl AnomalyModel {
             let m = median(&mut xs);
             let mut dev: Vec<f64> = xs.iter().map(|x| (x - m).abs()).collect();
             let scale = (1.4826 * median(&mut dev)).max(MIN_SCALE);
-            features.push((*name, m, scale));
+            features.push((name.to_string(), m, scale));
         }
         Some(AnomalyModel {
             features,
             reference_days: reference.len(),
         })
+    }
+
+    /// Whether the model was fitted on the features this build computes
+    /// (a stored model from an older feature set is refitted, not misread).
+    pub fn fits(&self, day: &DayFeatures) -> bool {
+        let v = day.vector();
+        v.len() == self.features.len() && v.iter().zip(&self.features).all(|(a, b)| a.0 == b.0)
     }
 
     pub fn score(&self, day: &DayFeatures) -> AnomalyScore {
@@ -116,6 +126,50 @@ impl AnomalyModel {
         AnomalyScore {
             score: 1.0 - (-s / 4.0).exp(),
             top: contributions,
+        }
+    }
+}
+
+/// A uniform sample of at most `cap` person-days from a stream of unknown
+/// length (reservoir sampling, Vitter's algorithm R), deterministic for a
+/// given seed: what the daily job fits the next day's model on, without
+/// holding a city's person-days in memory.
+#[derive(Debug, Clone)]
+pub struct Reservoir {
+    cap: usize,
+    seen: u64,
+    state: u64,
+    pub days: Vec<DayFeatures>,
+}
+
+impl Reservoir {
+    pub fn new(cap: usize, seed: u64) -> Reservoir {
+        Reservoir {
+            cap: cap.max(1),
+            seen: 0,
+            state: seed,
+            days: Vec::new(),
+        }
+    }
+
+    /// splitmix64: small, fast, and good enough to pick sample slots.
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn offer(&mut self, day: &DayFeatures) {
+        self.seen += 1;
+        if self.days.len() < self.cap {
+            self.days.push(day.clone());
+            return;
+        }
+        let slot = self.next() % self.seen;
+        if let Some(d) = self.days.get_mut(slot as usize) {
+            *d = day.clone();
         }
     }
 }
@@ -157,5 +211,26 @@ mod tests {
         assert!(names.contains(&"longest_identical_run"), "{names:?}");
         assert!(names.contains(&"radius_of_gyration_m"), "{names:?}");
         assert!(AnomalyModel::fit(&[]).is_none());
+        // The model survives storage as JSON and scores the same.
+        let json = serde_json::to_value(&model).unwrap();
+        let back: AnomalyModel = serde_json::from_value(json).unwrap();
+        assert!(back.fits(&reference[0]));
+        assert_eq!(back.score(&day(220, 4.0, 200)), frozen);
+    }
+
+    #[test]
+    fn reservoir_keeps_a_bounded_deterministic_sample() {
+        let run = || {
+            let mut r = Reservoir::new(10, 7);
+            for i in 0..1000 {
+                r.offer(&day(i, 100.0, 1));
+            }
+            r.days.iter().map(|d| d.fixes).collect::<Vec<_>>()
+        };
+        let a = run();
+        assert_eq!(a.len(), 10);
+        assert_eq!(a, run());
+        // Not just the first ten offered.
+        assert!(a.iter().any(|&f| f >= 10), "{a:?}");
     }
 }

@@ -12,8 +12,10 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
+use super::address::AddressParams;
 use super::evasion::{
-    spoofing, stationary, Spoofing, SpoofingParams, Stationary, StationaryParams,
+    spoofing, stationary, ChurnParams, RemovedParams, Spoofing, SpoofingParams, Stationary,
+    StationaryParams,
 };
 use super::features::{day_features, DayFeatures};
 use super::home::{
@@ -37,6 +39,12 @@ pub struct DailyParams {
     pub spoofing: SpoofingParams,
     pub home: HomeParams,
     pub elsewhere: ElsewhereParams,
+    /// The address review, run after everybody's day.
+    pub address: AddressParams,
+    /// "App probably removed", run over silent people after everybody's day.
+    pub removed: RemovedParams,
+    /// Device churn, over the day's bindings and revoked devices' uploads.
+    pub churn: ChurnParams,
 }
 
 /// The findings of one person-day.

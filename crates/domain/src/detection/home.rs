@@ -268,20 +268,18 @@ pub fn lives_elsewhere(
     registered: (f64, f64),
     p: &ElsewhereParams,
 ) -> Option<LivesElsewhere> {
-    let distance_m = great_circle_m(home.lat, home.lon, registered.0, registered.1);
-    if distance_m <= p.min_distance_m
-        || home.confidence < p.min_confidence
-        || home.nights_observed < p.min_nights_observed
-    {
+    // One rule for the person and for the address review.
+    let super::address::HomeVerdict::Elsewhere { distance_m, score } =
+        super::address::verdict(Some(home), registered, p)
+    else {
         return None;
-    }
-    let coverage = (f64::from(home.nights_observed) / 7.0).min(1.0);
+    };
     Some(LivesElsewhere {
         home: home.clone(),
         registered_lat: registered.0,
         registered_lon: registered.1,
         distance_m,
-        score: home.confidence * coverage,
+        score,
         explanation: format!(
             "On {} of {} observed nights (of the last {}) the phone spent the night about {:.1} km \
              from the registered place of stay.",

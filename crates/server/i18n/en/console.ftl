@@ -307,3 +307,6 @@ error-invalid_account_name = An account name is 1–64 characters: letters, digi
 error-invalid_role = Unknown role.
 error-account_exists = An account with this name exists. Nothing was changed.
 error-unknown_account = No such account.
+# The anomaly score that orders the alerts queue (detection).
+alerts-anomaly = Anomaly score
+alerts-anomaly-top = most unusual:

@@ -307,3 +307,6 @@ error-invalid_account_name = Имя учётной записи — 1–64 си�
 error-invalid_role = Неизвестная роль.
 error-account_exists = Учётная запись с таким именем уже есть. Ничего не изменено.
 error-unknown_account = Такой учётной записи нет.
+# The anomaly score that orders the alerts queue (detection).
+alerts-anomaly = Оценка необычности
+alerts-anomaly-top = сильнее всего отличается:

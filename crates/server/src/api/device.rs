@@ -164,6 +164,20 @@ pub async fn upload_fixes(
     {
         Ok(o) => o,
         Err(e) => {
+            if matches!(e, amina_store::StoreError::DeviceRevoked) {
+                // The signature verified with a revoked device's key: the
+                // old phone is still reporting. Kept for device-churn
+                // detection (docs/detection.md); the batch is refused all
+                // the same, and a failure to record must not change that.
+                let day = amina_domain::time::moscow_date(now);
+                if let Err(e) = state
+                    .store
+                    .record_revoked_upload(&device.device_id, day, now)
+                    .await
+                {
+                    tracing::warn!(error = %e, "recording a revoked device's upload failed");
+                }
+            }
             let err = ApiError::from(e);
             metrics::counter!("amina_batches_refused_total", "reason" => err.code).increment(1);
             return Err(err);

@@ -682,6 +682,12 @@ pub async fn alerts(
                         " · " (when(s.raised_at))
                         @if let Some(a) = &s.assigned_to { " · " (t(lang, "alerts-assigned")) " " (a) }
                     }
+                    @if let Some(a) = &s.anomaly {
+                        p.anomaly data-score=(format!("{:.3}", a.score)) {
+                            (t(lang, "alerts-anomaly")) " " (format!("{:.2}", a.score)) "; " (t(lang, "alerts-anomaly-top")) " "
+                            (a.top.iter().map(|f| format!("{} = {:.1} (z {:+.1})", f.feature, f.value, f.z)).collect::<Vec<_>>().join(", "))
+                        }
+                    }
                     p { (s.explanation) }
                     (super::evidence::render(lang, s.kind, &s.evidence, false))
                     @if let Some(r) = &s.decision_reason { p.reason { (s.decided_by.clone().unwrap_or_default()) ": " (r) } }

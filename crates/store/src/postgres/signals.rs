@@ -14,7 +14,11 @@ use crate::time::to_system;
 use crate::*;
 
 const COLUMNS: &str = "id, kind, person_id, address_id, dedup_key, raised_at, score, \
-     explanation, evidence, status, assigned_to, updated_at, decided_by, decision_reason";
+     explanation, evidence, status, assigned_to, updated_at, decided_by, decision_reason, \
+     anomaly_score, anomaly_top";
+
+/// The queue's order: ranked by anomaly score, unscored after, newest first.
+const RANKED: &str = "anomaly_score DESC NULLS LAST, raised_at DESC, id DESC";
 
 fn signal_from_row(row: &Row) -> Result<SignalRecord, StoreError> {
     let person_id: Option<i64> = get(row, 2)?;
@@ -38,6 +42,20 @@ fn signal_from_row(row: &Row) -> Result<SignalRecord, StoreError> {
         updated_at: ts(row, 11)?,
         decided_by: get(row, 12)?,
         decision_reason: get(row, 13)?,
+        anomaly: match (
+            get::<Option<f64>>(row, 14)?,
+            get::<Option<serde_json::Value>>(row, 15)?,
+        ) {
+            (Some(score), top) => Some(AnomalyRank {
+                score,
+                top: match top {
+                    Some(t) => serde_json::from_value(t)
+                        .map_err(|e| StoreError::Internal(format!("bad stored anomaly: {e}")))?,
+                    None => Vec::new(),
+                },
+            }),
+            (None, _) => None,
+        },
     })
 }
 
@@ -62,6 +80,20 @@ pub(super) async fn insert_signal<C: GenericClient>(
     c: &C,
     signal: &NewSignal,
 ) -> Result<RaisedSignal, StoreError> {
+    insert_ranked_signal(c, signal, None).await
+}
+
+/// [`insert_signal`] with the person-day's anomaly score.
+pub(super) async fn insert_ranked_signal<C: GenericClient>(
+    c: &C,
+    signal: &NewSignal,
+    rank: Option<&AnomalyRank>,
+) -> Result<RaisedSignal, StoreError> {
+    let anomaly_score = rank.map(|r| r.score);
+    let anomaly_top = rank
+        .map(|r| serde_json::to_value(&r.top))
+        .transpose()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
     let (person_id, address_id) = match &signal.subject {
         SignalSubject::Person(p) => (Some(*p), None),
         SignalSubject::Address(a) => (None, Some(a.clone())),
@@ -70,8 +102,8 @@ pub(super) async fn insert_signal<C: GenericClient>(
     let inserted = query_opt(
         c,
         "INSERT INTO signals (kind, subject, person_id, address_id, dedup_key, raised_at, \
-         score, explanation, evidence, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $6) \
+         score, explanation, evidence, updated_at, anomaly_score, anomaly_top) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $6, $10, $11) \
          ON CONFLICT ON CONSTRAINT signals_once DO NOTHING RETURNING id",
         &[
             &signal.kind.code(),
@@ -83,6 +115,8 @@ pub(super) async fn insert_signal<C: GenericClient>(
             &signal.score,
             &signal.explanation,
             &signal.evidence,
+            &anomaly_score,
+            &anomaly_top,
         ],
     )
     .await?;
@@ -166,6 +200,16 @@ impl SignalStore for PostgresStore {
         insert_signal(&client, &signal).await
     }
 
+    async fn raise_ranked_signal(
+        &self,
+        signal: NewSignal,
+        rank: Option<AnomalyRank>,
+    ) -> Result<RaisedSignal, StoreError> {
+        check_new(&signal)?;
+        let client = self.client().await?;
+        insert_ranked_signal(&client, &signal, rank.as_ref()).await
+    }
+
     async fn signals(&self, q: SignalQuery) -> Result<Vec<SignalRecord>, StoreError> {
         let kind = q.kind.map(|k| k.code().to_string());
         let statuses: Vec<String> = q.statuses.iter().map(|s| s.code().to_string()).collect();
@@ -196,10 +240,7 @@ impl SignalStore for PostgresStore {
             sql.push_str(&format!(" AND status = ANY(${})", args.len()));
         }
         args.push(&limit);
-        sql.push_str(&format!(
-            " ORDER BY raised_at DESC, id DESC LIMIT ${}",
-            args.len()
-        ));
+        sql.push_str(&format!(" ORDER BY {RANKED} LIMIT ${}", args.len()));
         let client = self.client().await?;
         query(&client, &sql, &args)
             .await?

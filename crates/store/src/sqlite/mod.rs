@@ -84,6 +84,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/sqlite/0009_owntracks.sql"),
     ),
     (
+        "0010_detection_more",
+        include_str!("../../migrations/sqlite/0010_detection_more.sql"),
+    ),
+    (
         "0011_host_parties",
         include_str!("../../migrations/sqlite/0011_host_parties.sql"),
     ),

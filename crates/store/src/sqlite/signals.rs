@@ -10,7 +10,11 @@ use crate::time::{from_ms, to_ms};
 use crate::*;
 
 const COLUMNS: &str = "id, kind, person_id, address_id, dedup_key, raised_at, score, \
-     explanation, evidence, status, assigned_to, updated_at, decided_by, decision_reason";
+     explanation, evidence, status, assigned_to, updated_at, decided_by, decision_reason, \
+     anomaly_score, anomaly_top";
+
+/// The queue's order: ranked by anomaly score, unscored after, newest first.
+pub(super) const RANKED: &str = "anomaly_score DESC NULLS LAST, raised_at DESC, id DESC";
 
 fn signal_from_row(row: &Row<'_>) -> Result<SignalRecord, StoreError> {
     let person_id: Option<i64> = row.get(2)?;
@@ -36,6 +40,17 @@ fn signal_from_row(row: &Row<'_>) -> Result<SignalRecord, StoreError> {
         updated_at: from_ms(row.get(11)?)?,
         decided_by: row.get(12)?,
         decision_reason: row.get(13)?,
+        anomaly: match (row.get::<_, Option<f64>>(14)?, row.get::<_, Option<String>>(15)?) {
+            (Some(score), top) => Some(AnomalyRank {
+                score,
+                top: match top {
+                    Some(t) => serde_json::from_str(&t)
+                        .map_err(|e| StoreError::Internal(format!("bad stored anomaly: {e}")))?,
+                    None => Vec::new(),
+                },
+            }),
+            (None, _) => None,
+        },
     })
 }
 
@@ -52,6 +67,19 @@ pub(super) fn insert_signal(
     conn: &rusqlite::Connection,
     signal: &NewSignal,
 ) -> Result<RaisedSignal, StoreError> {
+    insert_ranked_signal(conn, signal, None)
+}
+
+/// [`insert_signal`] with the person-day's anomaly score.
+pub(super) fn insert_ranked_signal(
+    conn: &rusqlite::Connection,
+    signal: &NewSignal,
+    rank: Option<&AnomalyRank>,
+) -> Result<RaisedSignal, StoreError> {
+    let top = rank
+        .map(|r| serde_json::to_string(&r.top))
+        .transpose()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
     let (person_id, address_id) = match &signal.subject {
         SignalSubject::Person(p) => (Some(*p), None),
         SignalSubject::Address(a) => (None, Some(a.clone())),
@@ -60,8 +88,8 @@ pub(super) fn insert_signal(
     let inserted = conn
         .prepare_cached(
             "INSERT INTO signals (kind, subject, person_id, address_id, dedup_key, \
-             raised_at, score, explanation, evidence, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6) ON CONFLICT DO NOTHING",
+             raised_at, score, explanation, evidence, updated_at, anomaly_score, anomaly_top) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?6, ?10, ?11) ON CONFLICT DO NOTHING",
         )?
         .execute(params![
             signal.kind.code(),
@@ -73,6 +101,8 @@ pub(super) fn insert_signal(
             signal.score,
             signal.explanation,
             signal.evidence.to_string(),
+            rank.map(|r| r.score),
+            top,
         ])?;
     let id: i64 = conn
         .prepare_cached(
@@ -141,6 +171,16 @@ impl SignalStore for SqliteStore {
         self.write(move |conn| insert_signal(conn, &signal)).await
     }
 
+    async fn raise_ranked_signal(
+        &self,
+        signal: NewSignal,
+        rank: Option<AnomalyRank>,
+    ) -> Result<RaisedSignal, StoreError> {
+        check_new(&signal)?;
+        self.write(move |conn| insert_ranked_signal(conn, &signal, rank.as_ref()))
+            .await
+    }
+
     async fn signals(&self, query: SignalQuery) -> Result<Vec<SignalRecord>, StoreError> {
         self.read(move |conn| {
             let mut sql = format!("SELECT {COLUMNS} FROM signals WHERE 1 = 1");
@@ -173,10 +213,7 @@ impl SignalStore for SqliteStore {
                 sql.push_str(&format!(" AND status IN ({})", marks.join(", ")));
             }
             args.push(i64::from(query.limit).into());
-            sql.push_str(&format!(
-                " ORDER BY raised_at DESC, id DESC LIMIT ?{}",
-                args.len()
-            ));
+            sql.push_str(&format!(" ORDER BY {RANKED} LIMIT ?{}", args.len()));
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args), |r| Ok(signal_from_row(r)))?;
             let mut out = Vec::new();
