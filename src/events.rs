@@ -98,7 +98,12 @@ fn line(r: &EventRecord) -> String {
 }
 
 pub async fn run(config: &Config, store: SharedStore, cmd: EventsCommand) -> anyhow::Result<()> {
-    let pilot: Vec<String> = config.regions.pilot.iter().map(|r| r.code.clone()).collect();
+    let pilot: Vec<String> = config
+        .regions
+        .pilot
+        .iter()
+        .map(|r| r.code.clone())
+        .collect();
     match cmd {
         EventsCommand::List {
             status,
@@ -233,7 +238,10 @@ pub async fn run(config: &Config, store: SharedStore, cmd: EventsCommand) -> any
             let mut raw = [0u8; 32];
             rand::fill(&mut raw);
             let key = base64::engine::general_purpose::STANDARD.encode(raw);
-            println!("# amina.toml (or AMINA_INTEGRATION__SENDERS__{}=…)", sender.to_uppercase());
+            println!(
+                "# amina.toml (or AMINA_INTEGRATION__SENDERS__{}=…)",
+                sender.to_uppercase()
+            );
             println!("[integration.senders]");
             println!("{sender} = \"{key}\"");
             Ok(())
@@ -251,8 +259,14 @@ fn print_one(r: &EventRecord, json: bool) -> anyhow::Result<()> {
     println!("event id:    {}", r.event.event_id.as_str());
     println!("type:        {}", r.event.body.kind().code());
     println!("card:        {}", r.event.card_number);
-    println!("occurred:    {}", amina_domain::time::format_moscow(r.event.occurred_at));
-    println!("received:    {}", amina_domain::time::format_moscow(r.received_at));
+    println!(
+        "occurred:    {}",
+        amina_domain::time::format_moscow(r.event.occurred_at)
+    );
+    println!(
+        "received:    {}",
+        amina_domain::time::format_moscow(r.received_at)
+    );
     println!("details:     {}", serde_json::to_string(&r.event.body)?);
     println!(
         "person:      {}",
@@ -261,8 +275,15 @@ fn print_one(r: &EventRecord, json: bool) -> anyhow::Result<()> {
             .unwrap_or_else(|| "unknown".into())
     );
     println!("status:      {}", r.status);
-    println!("outcome:     {} — {}", r.outcome.code(), r.outcome.explanation());
-    println!("decided:     {}", amina_domain::time::format_moscow(r.decided_at));
+    println!(
+        "outcome:     {} — {}",
+        r.outcome.code(),
+        r.outcome.explanation()
+    );
+    println!(
+        "decided:     {}",
+        amina_domain::time::format_moscow(r.decided_at)
+    );
     println!("replays:     {}", r.replays);
     Ok(())
 }

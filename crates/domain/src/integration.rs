@@ -45,8 +45,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{CalendarError, ProductionCalendar};
-use crate::monitor::{Deregistration, DeregistrationReason, PersonState, Presence};
 use crate::monitor::RegistrationStatus;
+use crate::monitor::{Deregistration, DeregistrationReason, PersonState, Presence};
 use crate::rule::{DayKind, MonitoringWindow};
 use crate::signal::{RuleSignal, SignalKind};
 use crate::time::{format_moscow, moscow_date};
@@ -824,7 +824,8 @@ mod tests {
         // A registration elsewhere since then: no signal.
         let later = Some(msk("2025-12-01T10:00"));
         assert_eq!(
-            rule.check(&cal, &s, later, msk("2025-12-04T00:00")).unwrap(),
+            rule.check(&cal, &s, later, msk("2025-12-04T00:00"))
+                .unwrap(),
             None
         );
         // One from an earlier trip does not count.
@@ -837,13 +838,15 @@ mod tests {
         let mut inside = s.clone();
         inside.presence = Presence::InRegion;
         assert_eq!(
-            rule.check(&cal, &inside, None, msk("2025-12-10T00:00")).unwrap(),
+            rule.check(&cal, &inside, None, msk("2025-12-10T00:00"))
+                .unwrap(),
             None
         );
         let mut gone = s.clone();
         gone.status = RegistrationStatus::Deregistered;
         assert_eq!(
-            rule.check(&cal, &gone, None, msk("2025-12-10T00:00")).unwrap(),
+            rule.check(&cal, &gone, None, msk("2025-12-10T00:00"))
+                .unwrap(),
             None
         );
         // The New Year holidays lengthen the window.

@@ -207,8 +207,15 @@ impl TestApp {
 
     async fn event(&self, event: &Value) -> (u16, Value) {
         let body = serde_json::to_vec(event).unwrap();
-        self.send("POST", "/v1/integration/events", "", Some(&body), "fms", &KEY)
-            .await
+        self.send(
+            "POST",
+            "/v1/integration/events",
+            "",
+            Some(&body),
+            "fms",
+            &KEY,
+        )
+        .await
     }
 
     async fn feed(&self, after: i64) -> (u16, Value) {
@@ -421,11 +428,17 @@ async fn bad_events_are_refused_and_change_nothing(b: Backend) {
     let (code, body) = app
         .send("POST", path, "", Some(&good), "fms", &[0x11; 32])
         .await;
-    assert_eq!((code, body["error"].as_str()), (401, Some("signature_invalid")));
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (401, Some("signature_invalid"))
+    );
     let (code, body) = app
         .send("POST", path, "", Some(&good), "someone", &KEY)
         .await;
-    assert_eq!((code, body["error"].as_str()), (401, Some("unknown_sender")));
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (401, Some("unknown_sender"))
+    );
     // Signed for one body, sent with another.
     let mut req = reqwest::Client::new().post(&url);
     for (n, v) in sign_request("fms", &KEY, "POST", path, "", Some(&good), at.as_second()) {
@@ -436,7 +449,15 @@ async fn bad_events_are_refused_and_change_nothing(b: Backend) {
     assert_eq!(resp.status().as_u16(), 401);
     // A stale signature.
     let mut req = reqwest::Client::new().post(&url);
-    for (n, v) in sign_request("fms", &KEY, "POST", path, "", Some(&good), at.as_second() - 3600) {
+    for (n, v) in sign_request(
+        "fms",
+        &KEY,
+        "POST",
+        path,
+        "",
+        Some(&good),
+        at.as_second() - 3600,
+    ) {
         req = req.header(n, v);
     }
     let resp = req.body(good.clone()).send().await.unwrap();
@@ -455,7 +476,12 @@ async fn bad_events_are_refused_and_change_nothing(b: Backend) {
             "date_outside_calendar",
         ),
         (
-            moved("e-4", "AB0000001", at + SignedDuration::from_hours(2), "RU-TVE"),
+            moved(
+                "e-4",
+                "AB0000001",
+                at + SignedDuration::from_hours(2),
+                "RU-TVE",
+            ),
             422,
             "occurred_in_future",
         ),
@@ -469,7 +495,11 @@ async fn bad_events_are_refused_and_change_nothing(b: Backend) {
     ];
     for (event, status, code) in &cases {
         let (got, body) = app.event(event).await;
-        assert_eq!((got, body["error"].as_str()), (*status, Some(*code)), "{body}");
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (*status, Some(*code)),
+            "{body}"
+        );
         assert!(!body["message"].as_str().unwrap().is_empty());
     }
     // Nothing changed.
@@ -478,7 +508,14 @@ async fn bad_events_are_refused_and_change_nothing(b: Backend) {
     assert!(app.store().deregistrations(pid).await.unwrap().is_empty());
     // The sender can see why, newest first; unsigned requests are not kept.
     let (code, body) = app
-        .send("GET", "/v1/integration/rejections", "limit=20", None, "fms", &KEY)
+        .send(
+            "GET",
+            "/v1/integration/rejections",
+            "limit=20",
+            None,
+            "fms",
+            &KEY,
+        )
         .await;
     assert_eq!(code, 200);
     let listed: Vec<(String, String)> = body["rejections"]
@@ -502,13 +539,19 @@ async fn bad_events_are_refused_and_change_nothing(b: Backend) {
     let (code, _) = app.event(&moved("e-7", "AB0000001", at, "RU-MOW")).await;
     assert_eq!(code, 201);
     let (code, body) = app.event(&moved("e-7", "AB0000001", at, "RU-TVE")).await;
-    assert_eq!((code, body["error"].as_str()), (409, Some("event_id_reused")));
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (409, Some("event_id_reused"))
+    );
     assert!(phone.status().await.unwrap().registered);
     // Bad feed requests.
     let (code, body) = app
         .send("GET", "/v1/integration/feed", "after=-1", None, "fms", &KEY)
         .await;
-    assert_eq!((code, body["error"].as_str()), (400, Some("invalid_cursor")));
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (400, Some("invalid_cursor"))
+    );
     let (code, body) = app
         .send("GET", "/v1/integration/feed", "limit=0", None, "fms", &KEY)
         .await;
@@ -542,7 +585,10 @@ async fn the_feed_survives_restarts_between_write_and_publish(b: Backend) {
     let (code, page) = app.feed(0).await;
     assert_eq!(code, 200, "{page}");
     let entries = page["entries"].as_array().unwrap();
-    let kinds: Vec<&str> = entries.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["registration", "deregistration", "registration"]);
     let positions: Vec<i64> = entries
         .iter()
@@ -719,7 +765,10 @@ async fn the_integration_api_is_documented_and_in_the_rule_table() {
         }
     }
     let schemas = &doc["components"]["schemas"];
-    assert_eq!(schemas["EventWire"]["example"]["type"], "registered_in_region");
+    assert_eq!(
+        schemas["EventWire"]["example"]["type"],
+        "registered_in_region"
+    );
     assert!(schemas["FeedPage"]["example"]["entries"].is_array());
     assert!(doc["tags"]
         .as_array()

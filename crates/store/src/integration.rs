@@ -239,7 +239,11 @@ pub(crate) fn event_of(json: &str) -> Result<InboundEvent, StoreError> {
 }
 
 /// Explain an outcome for the person's history.
-pub(crate) fn history_detail(e: &InboundEvent, sender: &str, outcome: Outcome) -> serde_json::Value {
+pub(crate) fn history_detail(
+    e: &InboundEvent,
+    sender: &str,
+    outcome: Outcome,
+) -> serde_json::Value {
     serde_json::json!({
         "event_id": e.event_id.as_str(),
         "sender": sender,
@@ -251,7 +255,10 @@ pub(crate) fn history_detail(e: &InboundEvent, sender: &str, outcome: Outcome) -
 }
 
 /// The feed payload of a new registration.
-pub(crate) fn registration_payload(registration_id: i64, started_at: Timestamp) -> serde_json::Value {
+pub(crate) fn registration_payload(
+    registration_id: i64,
+    started_at: Timestamp,
+) -> serde_json::Value {
     serde_json::json!({"registration_id": registration_id, "started_at": started_at.to_string()})
 }
 

@@ -48,7 +48,9 @@ fn elsewhere(region: &str) -> EventBody {
 }
 
 async fn receive(s: &SharedStore, e: NewEvent, now: Timestamp) -> amina_store::Receipt {
-    s.receive_event(&monitor(), e, pilot(), now).await.expect("receive")
+    s.receive_event(&monitor(), e, pilot(), now)
+        .await
+        .expect("receive")
 }
 
 async fn status(s: &SharedStore, pid: i64) -> RegistrationStatus {
@@ -92,11 +94,18 @@ async fn each_event_type_applies_once(h: Harness) {
     assert_eq!(s.deregistrations(p1).await.unwrap().len(), 1);
     // The same id for a different event: refused, nothing stored.
     let reused = s
-        .receive_event(&m, ev("e1", "AB0000002", at, EventBody::LeftCountry), pilot(), now)
+        .receive_event(
+            &m,
+            ev("e1", "AB0000002", at, EventBody::LeftCountry),
+            pilot(),
+            now,
+        )
         .await;
     assert!(matches!(
         reused,
-        Err(StoreError::Integration(IntegrationError::EventIdReused { .. }))
+        Err(StoreError::Integration(
+            IntegrationError::EventIdReused { .. }
+        ))
     ));
     assert_eq!(status(&s, p2).await, RegistrationStatus::Registered);
 
@@ -151,10 +160,18 @@ async fn each_event_type_applies_once(h: Harness) {
     )
     .await;
     assert_eq!(r.record.outcome, Outcome::CardReplaced);
-    let p = s.person_by_card(&number("AB0000044")).await.unwrap().unwrap();
+    let p = s
+        .person_by_card(&number("AB0000044"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p.person_id, p4);
     assert_eq!(p.state.status, RegistrationStatus::Registered);
-    assert!(s.person_by_card(&number("AB0000004")).await.unwrap().is_none());
+    assert!(s
+        .person_by_card(&number("AB0000004"))
+        .await
+        .unwrap()
+        .is_none());
     let login = s.card_login(&number("AB0000044")).await.unwrap().unwrap();
     assert_eq!(login.valid_until, jiff::civil::date(2031, 6, 30));
     let kinds: Vec<String> = s
@@ -168,7 +185,12 @@ async fn each_event_type_applies_once(h: Harness) {
     assert!(kinds.contains(&"federal_event".to_string()), "{kinds:?}");
     // A later event for the OLD number still finds the person.
     let later = msk("2025-11-26 11:00");
-    let r = receive(&s, ev("e6", "AB0000004", later, EventBody::LeftCountry), now).await;
+    let r = receive(
+        &s,
+        ev("e6", "AB0000004", later, EventBody::LeftCountry),
+        now,
+    )
+    .await;
     assert_eq!(r.record.person_id, Some(p4));
     assert_eq!(r.record.outcome, Outcome::Deregistered);
 
@@ -192,7 +214,12 @@ async fn out_of_order_events_follow_their_event_time(h: Harness) {
     let t0 = msk("2025-11-17 10:00");
     let (pid, _, _) = enrolled_with_device(&s, &m, "AB0000001", t0).await;
     let tver = msk("2025-11-19 09:00");
-    receive(&s, ev("a", "AB0000001", tver, elsewhere("RU-TVE")), msk("2025-11-19 12:00")).await;
+    receive(
+        &s,
+        ev("a", "AB0000001", tver, elsewhere("RU-TVE")),
+        msk("2025-11-19 12:00"),
+    )
+    .await;
     assert_eq!(status(&s, pid).await, RegistrationStatus::Deregistered);
     let back = msk("2025-11-24 10:00");
     let t = token(back + SignedDuration::from_mins(15), "self");
@@ -202,7 +229,12 @@ async fn out_of_order_events_follow_their_event_time(h: Harness) {
     // A second, older move delivered late does not end the new registration.
     let r = receive(
         &s,
-        ev("b", "AB0000001", msk("2025-11-21 09:00"), EventBody::LeftCountry),
+        ev(
+            "b",
+            "AB0000001",
+            msk("2025-11-21 09:00"),
+            EventBody::LeftCountry,
+        ),
         now,
     )
     .await;
@@ -211,7 +243,12 @@ async fn out_of_order_events_follow_their_event_time(h: Harness) {
     // A move after the return ends it.
     let r = receive(
         &s,
-        ev("c", "AB0000001", msk("2025-11-25 09:00"), EventBody::LeftCountry),
+        ev(
+            "c",
+            "AB0000001",
+            msk("2025-11-25 09:00"),
+            EventBody::LeftCountry,
+        ),
         now,
     )
     .await;
@@ -223,7 +260,12 @@ async fn out_of_order_events_follow_their_event_time(h: Harness) {
     // And a later one finds the person already deregistered.
     let r = receive(
         &s,
-        ev("d", "AB0000001", msk("2025-11-26 09:00"), elsewhere("RU-SPE")),
+        ev(
+            "d",
+            "AB0000001",
+            msk("2025-11-26 09:00"),
+            elsewhere("RU-SPE"),
+        ),
         now,
     )
     .await;
@@ -263,7 +305,10 @@ async fn unknown_people_are_kept_and_replayed(h: Harness) {
     assert_eq!(unknown.len(), 1);
     assert_eq!(status(&s, pid).await, RegistrationStatus::Registered);
     // Replaying now changes nothing: still nobody known.
-    let r = s.replay_event(&m, invalid.record.id, pilot(), now).await.unwrap();
+    let r = s
+        .replay_event(&m, invalid.record.id, pilot(), now)
+        .await
+        .unwrap();
     assert_eq!(r.outcome, Outcome::UnknownPerson);
     assert_eq!(r.replays, 1);
 
@@ -271,18 +316,29 @@ async fn unknown_people_are_kept_and_replayed(h: Harness) {
         new_card_number: number("AB0000099"),
         new_card_valid_until: jiff::civil::date(2031, 1, 1),
     };
-    let r = receive(&s, ev("x0", "AB0000001", msk("2025-11-25 10:00"), reissue), now).await;
+    let r = receive(
+        &s,
+        ev("x0", "AB0000001", msk("2025-11-25 10:00"), reissue),
+        now,
+    )
+    .await;
     assert_eq!(r.record.outcome, Outcome::CardReplaced);
     // Now the officer replays the invalidation: it applies, once.
     let later = now + SignedDuration::from_mins(5);
-    let r = s.replay_event(&m, invalid.record.id, pilot(), later).await.unwrap();
+    let r = s
+        .replay_event(&m, invalid.record.id, pilot(), later)
+        .await
+        .unwrap();
     assert_eq!(r.outcome, Outcome::Deregistered);
     assert_eq!(r.person_id, Some(pid));
     assert_eq!(r.decided_at, later);
     let d = s.deregistrations(pid).await.unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].reason, DeregistrationReason::DocumentInvalid);
-    let again = s.replay_event(&m, invalid.record.id, pilot(), later).await.unwrap();
+    let again = s
+        .replay_event(&m, invalid.record.id, pilot(), later)
+        .await
+        .unwrap();
     assert_eq!(again.outcome, Outcome::Deregistered);
     assert_eq!(again.replays, 2, "an applied event is not replayed again");
     assert_eq!(s.deregistrations(pid).await.unwrap().len(), 1);
@@ -330,10 +386,15 @@ async fn the_feed_is_written_with_each_change_and_published_once(h: Harness) {
     let s = h.migrated().await;
     let m = monitor();
     let t0 = msk("2025-11-24 10:00");
-    s.import_addresses(vec![flat("mow-tv-7-12")], t0).await.unwrap();
+    s.import_addresses(vec![flat("mow-tv-7-12")], t0)
+        .await
+        .unwrap();
     let (pid, rid, _) = enrolled_with_device(&s, &m, "AB0000001", t0).await;
     assert_eq!(s.unpublished_feed().await.unwrap(), 1);
-    assert!(all_feed(&s).await.is_empty(), "not visible before publishing");
+    assert!(
+        all_feed(&s).await.is_empty(),
+        "not visible before publishing"
+    );
 
     let notice = NewNotice {
         person_id: pid,
@@ -353,7 +414,12 @@ async fn the_feed_is_written_with_each_change_and_published_once(h: Harness) {
     let mut bad = notice.clone();
     bad.address_id = AddressId::parse("mow-nowhere").unwrap();
     assert!(s
-        .submit_notice(NoticeRules { max_days_ahead: 7 }, m.geofence.clone(), bad, t0)
+        .submit_notice(
+            NoticeRules { max_days_ahead: 7 },
+            m.geofence.clone(),
+            bad,
+            t0
+        )
         .await
         .is_err());
     assert_eq!(s.unpublished_feed().await.unwrap(), 2);
@@ -424,7 +490,11 @@ async fn concurrent_writers_and_publishers_never_skip_or_double(h: Harness) {
     }
     let mut writers = Vec::new();
     for c in &cards {
-        let st = if c.ends_with('1') { other.clone() } else { s.clone() };
+        let st = if c.ends_with('1') {
+            other.clone()
+        } else {
+            s.clone()
+        };
         let m = m.clone();
         let c = c.clone();
         writers.push(tokio::spawn(async move {
@@ -483,9 +553,14 @@ async fn outside_too_long_raises_one_signal_and_one_push(h: Harness) {
     // every day keeps them registered.
     let mut seq = 1;
     for d in [&dev, &dev2] {
-        s.ingest(&m, d, vec![fix(seq, msk("2025-11-25 10:00"), KREMLIN)], msk("2025-11-25 10:00"))
-            .await
-            .unwrap();
+        s.ingest(
+            &m,
+            d,
+            vec![fix(seq, msk("2025-11-25 10:00"), KREMLIN)],
+            msk("2025-11-25 10:00"),
+        )
+        .await
+        .unwrap();
         seq += 1;
         let mut at = msk("2025-11-28 18:00");
         while at < msk("2025-12-04 09:00") {
@@ -502,7 +577,12 @@ async fn outside_too_long_raises_one_signal_and_one_push(h: Harness) {
     // after leaving (an event that changes nothing else).
     receive(
         &s,
-        ev("r1", "AB0000002", msk("2025-12-01 10:00"), elsewhere("RU-MOW")),
+        ev(
+            "r1",
+            "AB0000002",
+            msk("2025-12-01 10:00"),
+            elsewhere("RU-MOW"),
+        ),
         msk("2025-12-01 11:00"),
     )
     .await;
@@ -510,14 +590,26 @@ async fn outside_too_long_raises_one_signal_and_one_push(h: Harness) {
     let cal = m.calendar.clone();
     // Limit: end of Wednesday 3 Dec. Not yet on the 3rd.
     let r = s
-        .sweep_outside(rule, cal.clone(), msk("2025-12-03 23:00"), msk("2025-12-03 23:00"), 100)
+        .sweep_outside(
+            rule,
+            cal.clone(),
+            msk("2025-12-03 23:00"),
+            msk("2025-12-03 23:00"),
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(r.raised, 0);
     let due = msk("2025-12-04 09:00");
-    let r = s.sweep_outside(rule, cal.clone(), due, due, 100).await.unwrap();
+    let r = s
+        .sweep_outside(rule, cal.clone(), due, due, 100)
+        .await
+        .unwrap();
     assert_eq!(r.raised, 1);
-    let r = s.sweep_outside(rule, cal.clone(), due, due, 100).await.unwrap();
+    let r = s
+        .sweep_outside(rule, cal.clone(), due, due, 100)
+        .await
+        .unwrap();
     assert_eq!(r.raised, 0, "handled once");
     let other = h.another_store().await;
     let r = other.sweep_outside(rule, cal, due, due, 100).await.unwrap();

@@ -121,12 +121,12 @@ pub fn parse_event(w: &EventWire) -> Result<InboundEvent, EventRefusal> {
     let kind =
         EventKind::from_code(&w.kind).ok_or_else(|| EventRefusal::UnknownType(w.kind.clone()))?;
     let event_id = EventId::parse(&w.event_id)?;
-    let card_number = CardNumber::parse(&w.card_number)
-        .map_err(|_| EventRefusal::CardNumber("card_number"))?;
+    let card_number =
+        CardNumber::parse(&w.card_number).map_err(|_| EventRefusal::CardNumber("card_number"))?;
     let occurred_at: Timestamp = w.occurred_at.parse().map_err(|_| EventRefusal::Instant)?;
     // Both backends keep milliseconds.
-    let occurred_at =
-        Timestamp::from_millisecond(occurred_at.as_millisecond()).map_err(|_| EventRefusal::Instant)?;
+    let occurred_at = Timestamp::from_millisecond(occurred_at.as_millisecond())
+        .map_err(|_| EventRefusal::Instant)?;
     let none = |v: &Option<String>, name: &'static str| match v {
         Some(_) => Err(EventRefusal::NotAllowed(name)),
         None => Ok(()),
@@ -254,7 +254,11 @@ pub async fn receive_event(
     // The id as sent, for the rejection record, even if the rest is bad.
     let raw_id = serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()
-        .and_then(|v| v.get("event_id")?.as_str().map(|s| s.chars().take(128).collect()));
+        .and_then(|v| {
+            v.get("event_id")?
+                .as_str()
+                .map(|s| s.chars().take(128).collect())
+        });
     let wire: EventWire = match super::parse_json(&bytes) {
         Ok(w) => w,
         Err(e) => return Err(rejected(&state, &sender, raw_id, e).await),
@@ -298,8 +302,7 @@ pub async fn receive_event(
     } else {
         r.status.as_str()
     };
-    metrics::counter!("amina_integration_events_total", "result" => label.to_string())
-        .increment(1);
+    metrics::counter!("amina_integration_events_total", "result" => label.to_string()).increment(1);
     tracing::info!(
         sender,
         event = r.id,

@@ -12,7 +12,9 @@
 use std::sync::Arc;
 
 use amina_domain::calendar::ProductionCalendar;
-use amina_domain::integration::{decide, Action, EventBody, InboundEvent, Outcome, OutsideRule, PersonFacts};
+use amina_domain::integration::{
+    decide, Action, EventBody, InboundEvent, Outcome, OutsideRule, PersonFacts,
+};
 use amina_domain::monitor::{Monitor, RegistrationStatus};
 use amina_domain::reminders::Notice;
 use async_trait::async_trait;
