@@ -182,10 +182,10 @@ macro_rules! on_both_backends {
     };
 }
 
+mod detection;
 /// Place-of-stay notices, "my data" and enrolment codes.
 #[path = "api/stay.rs"]
 mod stay;
-mod detection;
 
 on_both_backends!(
     full_journey_enrol_upload_retry_deadline_deregistration,
