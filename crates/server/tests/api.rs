@@ -182,6 +182,8 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Device churn: a revoked phone still uploading, then the daily job.
+#[path = "api/detection.rs"]
 mod detection;
 /// Place-of-stay notices, "my data" and enrolment codes.
 #[path = "api/stay.rs"]
