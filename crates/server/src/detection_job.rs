@@ -156,7 +156,10 @@ pub async fn run_for_day(
     now: Timestamp,
 ) -> Result<DetectionReport, StoreError> {
     let rule = |e: jiff::Error| StoreError::Rule(e.to_string());
-    let night_start = start_of(date.yesterday().map_err(rule)?, params.home.night_start_hour)?;
+    let night_start = start_of(
+        date.yesterday().map_err(rule)?,
+        params.home.night_start_hour,
+    )?;
     let day_start = start_of(date, 0)?;
     let day_end = start_of(date.tomorrow().map_err(rule)?, 0)?;
     // A date outside the loaded calendar is not guessed: it does not count
@@ -253,7 +256,11 @@ pub async fn run_for_day(
                 _ => None,
             };
             for signal in signals_of(day.person_id, date, &day.findings, now) {
-                if store.raise_ranked_signal(signal, rank.clone()).await?.created {
+                if store
+                    .raise_ranked_signal(signal, rank.clone())
+                    .await?
+                    .created
+                {
                     report.signals += 1;
                 }
             }

@@ -182,10 +182,12 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Device churn: a revoked phone still uploading, then the daily job.
+#[path = "api/detection.rs"]
+mod detection;
 /// Place-of-stay notices, "my data" and enrolment codes.
 #[path = "api/stay.rs"]
 mod stay;
-mod detection;
 
 /// OwnTracks as a reporting device.
 #[path = "api/owntracks.rs"]

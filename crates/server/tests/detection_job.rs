@@ -309,8 +309,13 @@ async fn fictitious_address_scenario(s: SharedStore) {
         explanation: "The host party states the person does not live here.".into(),
         evidence: serde_json::json!({"address_id": addr, "statement": "never lived here"}),
     };
-    s.raise_signal(dispute(at_x[0], "fict-x", "d-1")).await.unwrap();
-    let dismissed = s.raise_signal(dispute(at_x[1], "fict-y", "d-2")).await.unwrap();
+    s.raise_signal(dispute(at_x[0], "fict-x", "d-1"))
+        .await
+        .unwrap();
+    let dismissed = s
+        .raise_signal(dispute(at_x[1], "fict-y", "d-2"))
+        .await
+        .unwrap();
     s.review_signal(amina_store::SignalReview {
         signal_id: dismissed.id,
         to: amina_domain::signal::SignalStatus::Dismissed,
@@ -390,8 +395,15 @@ async fn fictitious_address_scenario(s: SharedStore) {
         .iter()
         .filter(|r| r["verdict"] == "elsewhere")
         .all(|r| r["distance_m"].as_f64().unwrap() > 20_000.0));
-    assert!(x.explanation.contains("1 host-party dispute"), "{}", x.explanation);
-    assert_eq!(y.evidence["disputes"], 0, "a dismissed dispute does not count");
+    assert!(
+        x.explanation.contains("1 host-party dispute"),
+        "{}",
+        x.explanation
+    );
+    assert_eq!(
+        y.evidence["disputes"], 0,
+        "a dismissed dispute does not count"
+    );
     assert_eq!(y.evidence["share_elsewhere"], 1.0);
     assert_eq!(y.evidence["rank"], 2);
     assert!(x.score > y.score, "{:?} {:?}", x.score, y.score);
@@ -461,9 +473,16 @@ async fn app_removed_scenario(s: SharedStore) {
     // The push service answers 410 for the first person's endpoint (after
     // the quiet hours).
     let day = msk(date(2025, 11, 26), 10, 0);
-    s.plan_pushes(&PushRules::default(), day, 100).await.unwrap();
+    s.plan_pushes(&PushRules::default(), day, 100)
+        .await
+        .unwrap();
     let claimed = s
-        .claim_pushes(day, SignedDuration::from_mins(5), day - SignedDuration::from_hours(12), 10)
+        .claim_pushes(
+            day,
+            SignedDuration::from_mins(5),
+            day - SignedDuration::from_hours(12),
+            10,
+        )
         .await
         .unwrap();
     let item = claimed
@@ -495,9 +514,15 @@ async fn app_removed_scenario(s: SharedStore) {
         .await
         .unwrap();
     assert_eq!(report.apps_removed, 1, "{report:?}");
-    let again = run_for_day(&s, &m.calendar, d2, &params, now + SignedDuration::from_hours(1))
-        .await
-        .unwrap();
+    let again = run_for_day(
+        &s,
+        &m.calendar,
+        d2,
+        &params,
+        now + SignedDuration::from_hours(1),
+    )
+    .await
+    .unwrap();
     assert_eq!(again.apps_removed, 0);
     let found = s
         .signals(SignalQuery {

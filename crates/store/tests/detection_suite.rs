@@ -51,15 +51,24 @@ async fn the_queue_is_ranked_by_anomaly_score(h: Harness) {
     let hour = |h: i64| at + SignedDuration::from_hours(h);
     // Raised in this order; the newest has no score (a rule signal).
     let low = s
-        .raise_ranked_signal(signal(SignalKind::StationaryDevice, pid, "w", hour(1)), rank(0.4))
+        .raise_ranked_signal(
+            signal(SignalKind::StationaryDevice, pid, "w", hour(1)),
+            rank(0.4),
+        )
         .await
         .unwrap();
     let high = s
-        .raise_ranked_signal(signal(SignalKind::SpoofedLocation, pid, "d", hour(2)), rank(0.9))
+        .raise_ranked_signal(
+            signal(SignalKind::SpoofedLocation, pid, "d", hour(2)),
+            rank(0.9),
+        )
         .await
         .unwrap();
     let mid = s
-        .raise_ranked_signal(signal(SignalKind::LivesElsewhere, pid, "w", hour(0)), rank(0.6))
+        .raise_ranked_signal(
+            signal(SignalKind::LivesElsewhere, pid, "w", hour(0)),
+            rank(0.6),
+        )
         .await
         .unwrap();
     let unscored = s
@@ -87,7 +96,10 @@ async fn the_queue_is_ranked_by_anomaly_score(h: Harness) {
     assert_eq!(list[3].anomaly, None);
     // The same occurrence again keeps its first score.
     let again = s
-        .raise_ranked_signal(signal(SignalKind::SpoofedLocation, pid, "d", hour(5)), rank(0.1))
+        .raise_ranked_signal(
+            signal(SignalKind::SpoofedLocation, pid, "d", hour(5)),
+            rank(0.1),
+        )
         .await
         .unwrap();
     assert!(!again.created);
@@ -160,9 +172,15 @@ async fn address_review_reads_verdicts_and_disputes(h: Harness) {
         .await
         .unwrap();
     // Too old: not counted.
-    s.save_home_verdict(people[3], "addr-a".into(), date(2025, 11, 10), far.clone(), at)
-        .await
-        .unwrap();
+    s.save_home_verdict(
+        people[3],
+        "addr-a".into(),
+        date(2025, 11, 10),
+        far.clone(),
+        at,
+    )
+    .await
+    .unwrap();
     s.save_home_verdict(people[4], "addr-b".into(), day, HomeVerdict::AtAddress, at)
         .await
         .unwrap();
@@ -205,9 +223,17 @@ async fn address_review_reads_verdicts_and_disputes(h: Harness) {
         explanation: "The host party states the person does not live here.".into(),
         evidence: serde_json::json!({"address_id": addr, "statement": "not here"}),
     };
-    s.raise_signal(dispute(people[0], "addr-a", "1")).await.unwrap();
-    let in_review = s.raise_signal(dispute(people[1], "addr-a", "2")).await.unwrap();
-    let dismissed = s.raise_signal(dispute(people[4], "addr-b", "3")).await.unwrap();
+    s.raise_signal(dispute(people[0], "addr-a", "1"))
+        .await
+        .unwrap();
+    let in_review = s
+        .raise_signal(dispute(people[1], "addr-a", "2"))
+        .await
+        .unwrap();
+    let dismissed = s
+        .raise_signal(dispute(people[4], "addr-b", "3"))
+        .await
+        .unwrap();
     s.review_signal(SignalReview {
         signal_id: in_review.id,
         to: SignalStatus::InReview,
@@ -227,7 +253,10 @@ async fn address_review_reads_verdicts_and_disputes(h: Harness) {
     .await
     .unwrap();
     let disputes = s.open_address_disputes().await.unwrap();
-    assert_eq!(disputes.into_iter().collect::<Vec<_>>(), vec![("addr-a".to_string(), 2)]);
+    assert_eq!(
+        disputes.into_iter().collect::<Vec<_>>(),
+        vec![("addr-a".to_string(), 2)]
+    );
 }
 
 async fn churn_candidates_come_from_the_days_bindings_and_revoked_uploads(h: Harness) {

@@ -71,6 +71,9 @@ pub fn verdict(
 pub struct Resident {
     pub address_id: String,
     pub person_id: i64,
+    /// Flattened in the evidence: `verdict`, and for `elsewhere` its
+    /// `distance_m` and `score`.
+    #[serde(flatten)]
     pub verdict: HomeVerdict,
 }
 
@@ -221,10 +224,19 @@ mod tests {
         };
         let reg = (55.65, 37.60);
         assert_eq!(verdict(None, reg, &p), HomeVerdict::Unknown);
-        assert_eq!(verdict(Some(&home(55.65, 1.0, 7)), reg, &p), HomeVerdict::AtAddress);
+        assert_eq!(
+            verdict(Some(&home(55.65, 1.0, 7)), reg, &p),
+            HomeVerdict::AtAddress
+        );
         // Far, but on too few nights or too unsure: unknown.
-        assert_eq!(verdict(Some(&home(55.75, 1.0, 2)), reg, &p), HomeVerdict::Unknown);
-        assert_eq!(verdict(Some(&home(55.75, 0.4, 7)), reg, &p), HomeVerdict::Unknown);
+        assert_eq!(
+            verdict(Some(&home(55.75, 1.0, 2)), reg, &p),
+            HomeVerdict::Unknown
+        );
+        assert_eq!(
+            verdict(Some(&home(55.75, 0.4, 7)), reg, &p),
+            HomeVerdict::Unknown
+        );
         let far = home(55.75, 1.0, 7);
         let v = verdict(Some(&far), reg, &p);
         assert_eq!(v.code(), "elsewhere");

@@ -54,10 +54,15 @@ async fn a_revoked_phone_still_uploading_is_device_churn(b: Backend) {
 
     // The job was already run for the day (a rerun after new events, or
     // the first run the next morning): the churn is found once.
-    let report = run(next_morning + SignedDuration::from_mins(1)).await.unwrap();
+    let report = run(next_morning + SignedDuration::from_mins(1))
+        .await
+        .unwrap();
     assert_eq!(report.churn, 1, "{report:?}");
     assert_eq!(
-        run(next_morning + SignedDuration::from_mins(2)).await.unwrap().churn,
+        run(next_morning + SignedDuration::from_mins(2))
+            .await
+            .unwrap()
+            .churn,
         0
     );
     let number = amina_domain::types::CardNumber::parse("AB0000001").unwrap();
@@ -85,7 +90,11 @@ async fn a_revoked_phone_still_uploading_is_device_churn(b: Backend) {
     let e = &found[0].evidence;
     assert_eq!(e["bindings_in_window"], 3, "{e}");
     assert_eq!(e["revoked_device_uploads"], 2, "{e}");
-    assert_eq!(e["revoked_devices"].as_array().map(Vec::len), Some(1), "{e}");
+    assert_eq!(
+        e["revoked_devices"].as_array().map(Vec::len),
+        Some(1),
+        "{e}"
+    );
     assert!(found[0]
         .explanation
         .contains("2 uploads signed by a revoked device"));

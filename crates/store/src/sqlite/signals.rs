@@ -40,7 +40,10 @@ fn signal_from_row(row: &Row<'_>) -> Result<SignalRecord, StoreError> {
         updated_at: from_ms(row.get(11)?)?,
         decided_by: row.get(12)?,
         decision_reason: row.get(13)?,
-        anomaly: match (row.get::<_, Option<f64>>(14)?, row.get::<_, Option<String>>(15)?) {
+        anomaly: match (
+            row.get::<_, Option<f64>>(14)?,
+            row.get::<_, Option<String>>(15)?,
+        ) {
             (Some(score), top) => Some(AnomalyRank {
                 score,
                 top: match top {
