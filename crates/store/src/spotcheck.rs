@@ -122,6 +122,7 @@ pub trait SpotCheckStore: Send + Sync + 'static {
 
     /// Record what the officer found on one person (once per person and
     /// spot check), with its audit record, if the check is open and theirs.
+    #[allow(clippy::too_many_arguments)] // the outcome, its audit record and who and when
     async fn record_spot_outcome(
         &self,
         id: i64,

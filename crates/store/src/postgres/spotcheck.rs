@@ -233,6 +233,7 @@ impl SpotCheckStore for PostgresStore {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // the outcome, its audit record and who and when
     async fn record_spot_outcome(
         &self,
         id: i64,

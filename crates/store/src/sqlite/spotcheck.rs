@@ -241,6 +241,7 @@ impl SpotCheckStore for SqliteStore {
         .await
     }
 
+    #[allow(clippy::too_many_arguments)] // the outcome, its audit record and who and when
     async fn record_spot_outcome(
         &self,
         id: i64,
