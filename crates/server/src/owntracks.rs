@@ -259,7 +259,7 @@ pub fn fix_of(loc: &Location) -> Result<FixInput, OwnTracksError> {
     // least 1 m (as the PWA clamps it).
     let accuracy = match loc.acc {
         None => AccuracyM::parse(1.0)?,
-        Some(a) if a >= 0.0 && a < 1.0 => AccuracyM::parse(1.0)?,
+        Some(a) if (0.0..1.0).contains(&a) => AccuracyM::parse(1.0)?,
         Some(a) => AccuracyM::parse(a)?,
     };
     Ok(FixInput {

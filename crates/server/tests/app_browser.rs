@@ -356,13 +356,13 @@ async fn shell_opens_offline_and_language_switch_changes_every_string() {
     let cached = page
         .wait_for(
             "the shell cache",
-            "caches.open('amina-shell-v2').then(c => c.keys()).then(k => k.length)",
+            "caches.open('amina-shell-v3').then(c => c.keys()).then(k => k.length)",
         )
         .await;
     assert_eq!(
         cached,
-        json!(14),
-        "page, files (with stay.js and push.js), icons and five languages"
+        json!(15),
+        "page, files (with stay.js, push.js and owntracks.js), icons and five languages"
     );
     let manifest = page
         .js("fetch('/app/manifest.webmanifest').then(r => r.json())")

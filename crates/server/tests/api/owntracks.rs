@@ -502,88 +502,77 @@ async fn pynacl_payloads_are_decrypted_and_bad_ones_change_nothing(b: Backend) {
         "m",
     )
     .to_string();
-    let cases: Vec<(&str, String, String, String, Vec<(&str, &str)>, u16, &str)> = vec![
-        (
+    struct Case {
+        what: &'static str,
+        user: String,
+        password: String,
+        body: String,
+        status: u16,
+        code: &'static str,
+    }
+    let case = |what, user: &str, password: &str, body: &str, status, code| Case {
+        what,
+        user: user.to_string(),
+        password: password.to_string(),
+        body: body.to_string(),
+        status,
+        code,
+    };
+    let (u, p) = (ot.user.as_str(), ot.password.as_str());
+    let cases = [
+        case(
             "tampered ciphertext",
-            ot.user.clone(),
-            ot.password.clone(),
-            tampered,
-            vec![],
+            u,
+            p,
+            &tampered,
             400,
             "decryption_failed",
         ),
-        (
-            "wrong key",
-            ot.user.clone(),
-            ot.password.clone(),
-            sealed[9].clone(),
-            vec![],
-            400,
-            "decryption_failed",
-        ),
-        (
+        case("wrong key", u, p, &sealed[9], 400, "decryption_failed"),
+        case(
             "unknown device",
-            "dv_unknown".into(),
-            ot.password.clone(),
-            sealed[0].clone(),
-            vec![],
+            "dv_unknown",
+            p,
+            &sealed[0],
             401,
             "unknown_device",
         ),
-        (
+        case(
             "wrong secret",
-            ot.user.clone(),
-            "not-the-secret".into(),
-            sealed[0].clone(),
-            vec![],
+            u,
+            "not-the-secret",
+            &sealed[0],
             401,
             "owntracks_auth_failed",
         ),
-        (
-            "missing tid",
-            ot.user.clone(),
-            ot.password.clone(),
-            sealed[7].clone(),
-            vec![],
-            422,
-            "missing_tid",
-        ),
-        (
+        case("missing tid", u, p, &sealed[7], 422, "missing_tid"),
+        case(
             "replay: same tst, other coordinates",
-            ot.user.clone(),
-            ot.password.clone(),
-            sealed[8].clone(),
-            vec![],
+            u,
+            p,
+            &sealed[8],
             409,
             "sequence_reused",
         ),
-        (
+        case(
             "unencrypted payload",
-            ot.user.clone(),
-            ot.password.clone(),
-            plain,
-            vec![],
+            u,
+            p,
+            &plain,
             400,
             "encryption_required",
         ),
-        (
-            "not JSON",
-            ot.user.clone(),
-            ot.password.clone(),
-            "{".into(),
-            vec![],
-            400,
-            "malformed_json",
-        ),
+        case("not JSON", u, p, "{", 400, "malformed_json"),
     ];
-    for (what, user, password, body, extra, status, code) in cases {
-        let (got, resp, headers) = ot.post_as(&user, &password, &body, &extra).await;
+    for c in cases {
+        let (got, resp, headers) = ot.post_as(&c.user, &c.password, &c.body, &[]).await;
+        let what = c.what;
         assert_eq!(
             (got, resp["error"].as_str()),
-            (status, Some(code)),
+            (c.status, Some(c.code)),
             "{what}"
         );
-        if status == 401 {
+        if c.status == 401 {
             assert_eq!(
                 headers["www-authenticate"], "Basic realm=\"amina\"",
                 "{what}"

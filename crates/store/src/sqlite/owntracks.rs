@@ -19,6 +19,9 @@ fn load_device(conn: &Connection, id: &str) -> Result<Option<DeviceRecord>, Stor
     }
 }
 
+/// device id, person id, status, secret hash, key, tid.
+type CredentialRow = (String, i64, String, Vec<u8>, String, String);
+
 fn status_of(s: &str) -> DeviceStatus {
     if s == "active" {
         DeviceStatus::Active
@@ -122,7 +125,7 @@ impl OwnTracksStore for SqliteStore {
     ) -> Result<Option<OwnTracksCredential>, StoreError> {
         let id = device_id.to_string();
         self.read(move |conn| {
-            let row: Option<(String, i64, String, Vec<u8>, String, String)> = conn
+            let row: Option<CredentialRow> = conn
                 .prepare_cached(
                     "SELECT d.id, d.person_id, d.status, c.secret_sha256, c.secretbox_key, c.tid \
                      FROM owntracks_credentials c JOIN devices d ON d.id = c.device_id \
