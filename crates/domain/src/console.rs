@@ -291,9 +291,9 @@ impl SpotCheckReason {
         use crate::signal::SignalKind::*;
         match kind {
             OutsideRegion | OutsideTooLong => SpotCheckReason::OutsideRegion,
-            FictitiousAddress => SpotCheckReason::FictitiousAddress,
+            FictitiousAddress | AddressDisputed => SpotCheckReason::FictitiousAddress,
             PushSubscriptionGone | AppProbablyRemoved | StationaryDevice | SpoofedLocation
-            | LivesElsewhere => SpotCheckReason::SuspectedEvasion,
+            | LivesElsewhere | DeviceChurn => SpotCheckReason::SuspectedEvasion,
         }
     }
 }

@@ -12,9 +12,9 @@ use std::collections::HashMap;
 
 use amina_client::proto::{EnrolResponse, ErrorBody, StatusView};
 use amina_client::stay::{
-    AccessesView, AddressSearchResponse, AddressView, CodeEnrolRequest, DeviceView, FixesView,
-    ChildView, IdentityView, MyDataView, NoticeRequest, NoticeResponse, NoticeView, NoticesResponse,
-    RegistrationView, SignalView, WordedDate,
+    AccessesView, AddressSearchResponse, AddressView, ChildView, CodeEnrolRequest, DeviceView,
+    FixesView, IdentityView, MyDataView, NoticeRequest, NoticeResponse, NoticeView,
+    NoticesResponse, RegistrationView, SignalView, WordedDate,
 };
 use amina_domain::enrolment_code::EnrolmentCode;
 use amina_domain::stay::{query_terms, Address, AddressId, HostName, NoticeRules, NoticeState};

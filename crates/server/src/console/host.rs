@@ -531,6 +531,18 @@ pub struct CreateHostForm {
     properties: String,
 }
 
+impl CreateHostForm {
+    /// Parse the host party's identity and properties; the first bad field
+    /// is the reason.
+    fn parse(&self) -> Result<NewHostParty, &'static str> {
+        Ok(NewHostParty {
+            full_name: person_name(&self.full_name).map_err(|e| e.code())?,
+            document: IdentityDocument::parse(&self.document).map_err(|e| e.code())?,
+            properties: parse_properties(&self.properties).map_err(|e| e.code())?,
+        })
+    }
+}
+
 /// A random initial password: 24 characters from 18 random bytes, shown
 /// once to the officer, who hands it to the host party with the TOTP
 /// secret.
@@ -561,16 +573,7 @@ pub async fn create_host_party(
     .map(|(k, v)| (k.to_string(), v.clone()))
     .collect();
     let bad = |code: &'static str| Some((StatusCode::BAD_REQUEST, code));
-    let parsed = (|| {
-        let full_name = person_name(&f.full_name).map_err(|e| e.code())?;
-        let document = IdentityDocument::parse(&f.document).map_err(|e| e.code())?;
-        let properties = parse_properties(&f.properties).map_err(|e| e.code())?;
-        Ok::<_, &'static str>(NewHostParty {
-            full_name,
-            document,
-            properties,
-        })
-    })();
+    let parsed = f.parse();
     let host = match parsed {
         Ok(h) => h,
         Err(code) => return host_parties_response(&state, &o, lang, &values, bad(code)).await,

@@ -90,7 +90,10 @@ async fn notice_by_id<C: GenericClient>(c: &C, id: i64) -> Result<NoticeRecord, 
         .ok_or_else(|| StoreError::Internal(format!("notice {id} vanished")))
 }
 
-pub(super) async fn load_address<C: GenericClient>(c: &C, id: &str) -> Result<Option<Address>, StoreError> {
+pub(super) async fn load_address<C: GenericClient>(
+    c: &C,
+    id: &str,
+) -> Result<Option<Address>, StoreError> {
     let sql = format!("SELECT {ADDRESS_COLUMNS} FROM addresses a WHERE a.id = $1");
     query_opt(c, &sql, &[&id])
         .await?
