@@ -611,6 +611,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
     fn sender_keys_come_from_the_environment_and_are_redacted() {
         figment::Jail::expect_with(|jail| {
             let key = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMg==";

@@ -443,7 +443,8 @@ async fn my_data_shows_what_is_held(b: Backend) {
     assert_eq!(data.fixes.count, 2);
     assert_eq!(data.fixes.first.as_ref().unwrap().date, "2025-11-24");
     assert_eq!(data.fixes.retention_days, 90);
-    assert!(!data.fixes.retention_enforced);
+    // Retention is on by default: the scheduler reduces old fixes to daily summaries.
+    assert!(data.fixes.retention_enforced);
     assert_eq!(data.signals.len(), 1);
     assert_eq!(data.signals[0].kind, "outside_region");
     assert_eq!(data.signals[0].status, "open");
