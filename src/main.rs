@@ -7,8 +7,8 @@ mod bench_detect;
 mod bench_geofence;
 mod bench_ingest;
 mod detect_eval;
-mod sim;
 mod events;
+mod sim;
 mod traces;
 
 use std::path::PathBuf;
