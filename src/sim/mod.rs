@@ -207,6 +207,7 @@ pub struct Report {
     pub fixes_accepted: u64,
     /// Fixes acknowledged as already stored (retries after a lost answer).
     pub fixes_duplicate: u64,
+    /// Newly stored fixes per second of play.
     pub fixes_per_s: f64,
     /// Accepted fixes the server flagged as implausible.
     pub fixes_flagged: u64,
@@ -420,7 +421,7 @@ pub async fn play(args: &RunArgs) -> anyhow::Result<Report> {
         requests_per_s: t.requests as f64 / seconds,
         fixes_accepted: t.accepted,
         fixes_duplicate: t.duplicate,
-        fixes_per_s: (t.accepted + t.duplicate) as f64 / seconds,
+        fixes_per_s: t.accepted as f64 / seconds,
         fixes_flagged: t.flagged,
         fixes_spoofed_sent: t.spoofed_sent,
         fixes_left_on_phones: t.left,
