@@ -66,6 +66,9 @@ pub struct CheckinRequest {
     pub geo_error: Option<i64>,
     #[serde(default)]
     pub battery_pct: Option<i64>,
+    /// Whether the phone is charging (Battery Status API), when known.
+    #[serde(default)]
+    pub charging: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -20,7 +20,11 @@
 //! - location permission off, or the GNSS fails (both reported by the app at
 //!   its check-in after the last fix);
 //! - offline: the app reports fixes waiting in its queue;
-//! - app not running: no check-in since the last fix;
+//! - app not running: no check-in since the last fix (for OwnTracks, which
+//!   reports by itself, "stopped by the phone" instead);
+//! - after a long silence, the circumstances of the last report: no
+//!   network (OwnTracks `conn`), a nearly empty battery that was not
+//!   charging (`batt`, `bs`, or the web app's battery reading);
 //! - push subscription gone: not a notice (it cannot be pushed); the store
 //!   raises a signal instead.
 //!
@@ -100,7 +104,64 @@ impl GeoError {
     }
 }
 
-/// What the app reported when it was opened (a daily check-in).
+/// The phone's network when the client last reported (OwnTracks `conn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    Wifi,
+    Mobile,
+    /// No connection: what the client recorded waits on the phone.
+    Offline,
+}
+
+impl Network {
+    pub const ALL: [Network; 3] = [Network::Wifi, Network::Mobile, Network::Offline];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Wifi => "wifi",
+            Network::Mobile => "mobile",
+            Network::Offline => "offline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.as_str() == s)
+    }
+}
+
+/// Which client made a check-in. The words of a notice depend on it: the
+/// web app must be opened, OwnTracks runs by itself and is stopped by the
+/// phone's battery saving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckinClient {
+    #[default]
+    App,
+    OwnTracks,
+}
+
+impl CheckinClient {
+    pub const ALL: [CheckinClient; 2] = [CheckinClient::App, CheckinClient::OwnTracks];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckinClient::App => "app",
+            CheckinClient::OwnTracks => "owntracks",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// At or below this battery level, on a phone that is not charging, the
+/// phone is likely to switch off or to stop background work to save power.
+pub const LOW_BATTERY_PCT: u8 = 15;
+
+/// What the client reported: the web app when it is opened (a daily
+/// check-in), OwnTracks with every message it sends.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Checkin {
     /// When the server received it (the phone's clock is not trusted here).
@@ -111,6 +172,11 @@ pub struct Checkin {
     pub queued_fixes: u32,
     pub geo_error: Option<GeoError>,
     pub battery_pct: Option<u8>,
+    /// Whether the phone was charging, when the client can tell.
+    pub charging: Option<bool>,
+    /// The phone's network, when the client can tell.
+    pub network: Option<Network>,
+    pub client: CheckinClient,
 }
 
 impl Checkin {
@@ -132,6 +198,29 @@ impl Checkin {
             None
         }
     }
+
+    /// The likeliest cause of a long silence after this check-in. Beyond
+    /// the problems the client reported ([`Checkin::reported_cause`]), it
+    /// reads the circumstances of the last report, which are not problems
+    /// by themselves and so raise no notice of their own: the phone had no
+    /// network, or its battery was nearly empty and not charging. A client
+    /// that reports by itself (OwnTracks) and saw nothing wrong has most
+    /// likely been stopped by the phone's battery saving.
+    pub fn likely_cause(&self) -> Option<MissingCause> {
+        self.reported_cause().or_else(|| {
+            if self.network == Some(Network::Offline) {
+                Some(MissingCause::Offline)
+            } else if self.battery_pct.is_some_and(|b| b <= LOW_BATTERY_PCT)
+                && self.charging != Some(true)
+            {
+                Some(MissingCause::BatteryLow)
+            } else if self.client == CheckinClient::OwnTracks {
+                Some(MissingCause::TrackerStopped)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// Why the server has no recent fix, as far as it can tell.
@@ -142,17 +231,34 @@ pub enum MissingCause {
     NoGnss,
     Offline,
     AppNotRunning,
+    /// The last report came with the battery nearly empty and not charging.
+    BatteryLow,
+    /// OwnTracks reported nothing wrong and then went quiet: the phone has
+    /// most likely stopped it (battery saving, app hibernation).
+    TrackerStopped,
     /// The app checked in and saw nothing wrong, yet no fix arrived.
     Unknown,
 }
 
 impl MissingCause {
+    pub const ALL: [MissingCause; 7] = [
+        MissingCause::LocationOff,
+        MissingCause::NoGnss,
+        MissingCause::Offline,
+        MissingCause::AppNotRunning,
+        MissingCause::BatteryLow,
+        MissingCause::TrackerStopped,
+        MissingCause::Unknown,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             MissingCause::LocationOff => "location_off",
             MissingCause::NoGnss => "no_gnss",
             MissingCause::Offline => "offline",
             MissingCause::AppNotRunning => "app_not_running",
+            MissingCause::BatteryLow => "battery_low",
+            MissingCause::TrackerStopped => "tracker_stopped",
             MissingCause::Unknown => "unknown",
         }
     }
@@ -381,8 +487,14 @@ impl PushRules {
         if !f.decided.contains(&key) {
             if now >= no_fix_at {
                 let cause = match since {
+                    // OwnTracks reports with every message, so no report
+                    // since the last fix means it stopped, not that nobody
+                    // opened it.
+                    None if f.last_checkin.map(|c| c.client) == Some(CheckinClient::OwnTracks) => {
+                        MissingCause::TrackerStopped
+                    }
                     None => MissingCause::AppNotRunning,
-                    Some(c) => c.reported_cause().unwrap_or(MissingCause::Unknown),
+                    Some(c) => c.likely_cause().unwrap_or(MissingCause::Unknown),
                 };
                 let hours = u32::try_from((now - gap_start).as_hours()).unwrap_or(u32::MAX);
                 add(key, Notice::NoFix { hours, cause });

@@ -44,6 +44,25 @@ fn checkin(at: &str, location: Permission, geo_error: Option<GeoError>, queued: 
         queued_fixes: queued,
         geo_error,
         battery_pct: Some(40),
+        charging: None,
+        network: None,
+        client: CheckinClient::App,
+    }
+}
+
+/// What OwnTracks tells with a location message: location works, nothing
+/// queued, the battery, whether it charges, the network (`bs`, `conn`).
+fn owntracks_report(at: &str, battery: u8, charging: Option<bool>, network: Network) -> Checkin {
+    Checkin {
+        at: msk(at),
+        location: Permission::Granted,
+        notifications: Permission::Unsupported,
+        queued_fixes: 0,
+        geo_error: None,
+        battery_pct: Some(battery),
+        charging,
+        network: Some(network),
+        client: CheckinClient::OwnTracks,
     }
 }
 
@@ -375,4 +394,96 @@ fn without_a_subscription_nothing_is_due() {
     let d = c.decide("2025-11-28T12:00");
     assert!(d.due.is_empty());
     assert!(!d.deferred);
+}
+
+#[test]
+fn battery_and_network_of_the_last_report_explain_a_long_silence_only() {
+    // The last OwnTracks report came at 10:00 with 9 % battery, unplugged.
+    // That alone is no problem to warn about an hour later …
+    let mut c = Case::new(person("2025-11-25T10:00"));
+    c.checkin = Some(owntracks_report(
+        "2025-11-25T10:00",
+        9,
+        Some(false),
+        Network::Mobile,
+    ));
+    assert!(c.run("2025-11-25T12:00").is_empty());
+    // … but after 24 hours without a fix it is the likeliest cause.
+    assert_eq!(
+        kinds(&c.run("2025-11-26T10:00")),
+        vec![Notice::NoFix {
+            hours: 24,
+            cause: MissingCause::BatteryLow
+        }]
+    );
+
+    // Charging, the same level is no explanation: OwnTracks saw nothing
+    // wrong, so the phone has most likely stopped it.
+    let mut c = Case::new(person("2025-11-25T10:00"));
+    c.checkin = Some(owntracks_report(
+        "2025-11-25T10:00",
+        9,
+        Some(true),
+        Network::Wifi,
+    ));
+    assert_eq!(
+        kinds(&c.run("2025-11-26T10:00")),
+        vec![Notice::NoFix {
+            hours: 24,
+            cause: MissingCause::TrackerStopped
+        }]
+    );
+
+    // A report made without network: the fixes after it wait on the phone.
+    // Offline outranks a low battery.
+    let mut c = Case::new(person("2025-11-25T10:00"));
+    c.checkin = Some(owntracks_report(
+        "2025-11-25T10:05",
+        5,
+        Some(false),
+        Network::Offline,
+    ));
+    assert!(c.run("2025-11-25T12:00").is_empty());
+    assert_eq!(
+        kinds(&c.run("2025-11-26T10:00")),
+        vec![Notice::NoFix {
+            hours: 24,
+            cause: MissingCause::Offline
+        }]
+    );
+
+    // The web app's check-in counts the battery too (no charging state:
+    // unknown is read as not charging), and a problem the app reported
+    // still outranks it.
+    let mut low = checkin("2025-11-25T12:00", Permission::Granted, None, 0);
+    low.battery_pct = Some(LOW_BATTERY_PCT);
+    assert_eq!(low.reported_cause(), None);
+    assert_eq!(low.likely_cause(), Some(MissingCause::BatteryLow));
+    low.battery_pct = Some(LOW_BATTERY_PCT + 1);
+    assert_eq!(low.likely_cause(), None);
+    low.battery_pct = Some(3);
+    low.geo_error = Some(GeoError::PositionUnavailable);
+    assert_eq!(low.likely_cause(), Some(MissingCause::NoGnss));
+}
+
+#[test]
+fn owntracks_silence_without_a_report_means_it_was_stopped() {
+    // A report received before the last fix's recorded time (the phone's
+    // clock a little ahead, within the allowed skew) says nothing about the
+    // gap after it. Still, a person reporting with OwnTracks is never told
+    // to open an app that runs by itself: the cause is "stopped".
+    let mut c = Case::new(person("2025-11-25T10:00"));
+    c.checkin = Some(owntracks_report(
+        "2025-11-25T09:30",
+        80,
+        Some(false),
+        Network::Wifi,
+    ));
+    assert_eq!(
+        kinds(&c.run("2025-11-26T10:00")),
+        vec![Notice::NoFix {
+            hours: 24,
+            cause: MissingCause::TrackerStopped
+        }]
+    );
 }

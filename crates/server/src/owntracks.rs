@@ -26,7 +26,7 @@
 //! current time), so that is a forged or corrupted message.
 
 use amina_domain::monitor::FixInput;
-use amina_domain::reminders::{Checkin, Permission};
+use amina_domain::reminders::{Checkin, CheckinClient, Network, Permission};
 use amina_domain::types::{AccuracyM, BatteryPct, Coordinates, DeviceSeq, FixSource, InputError};
 use axum::http::StatusCode;
 use base64::Engine as _;
@@ -279,17 +279,21 @@ pub fn fix_of(loc: &Location) -> Result<FixInput, OwnTracksError> {
 
 /// What an OwnTracks request tells the "why data is missing" rules: the app
 /// is running (a check-in at `now`), location works when a fix came, the
-/// battery level. OwnTracks delivers its queue itself, so nothing is left
-/// queued once a request arrives; it has no web notifications.
+/// battery level and whether it charges (`batt`, `bs`), and the network
+/// the fix was made on (`conn`: made offline, it waited on the phone).
+/// OwnTracks delivers its queue itself, so nothing is left queued once a
+/// request arrives; it has no web notifications.
 pub fn checkin_of(msg: &Message, now: Timestamp) -> Checkin {
-    let (location, battery_pct) = match msg {
+    let (location, battery_pct, charging, network) = match msg {
         Message::Location(l) => (
             Permission::Granted,
             l.batt
                 .and_then(|b| u8::try_from(b).ok())
                 .filter(|b| *b <= 100),
+            charging_of(l.bs),
+            l.conn.as_deref().and_then(network_of),
         ),
-        _ => (Permission::Unsupported, None),
+        _ => (Permission::Unsupported, None, None, None),
     };
     Checkin {
         at: now,
@@ -298,6 +302,29 @@ pub fn checkin_of(msg: &Message, now: Timestamp) -> Checkin {
         queued_fixes: 0,
         geo_error: None,
         battery_pct,
+        charging,
+        network,
+        client: CheckinClient::OwnTracks,
+    }
+}
+
+/// OwnTracks `bs`: 1 unplugged, 2 charging, 3 full (on the charger);
+/// 0 and anything else say nothing.
+fn charging_of(bs: Option<i64>) -> Option<bool> {
+    match bs? {
+        1 => Some(false),
+        2 | 3 => Some(true),
+        _ => None,
+    }
+}
+
+/// OwnTracks `conn`: w Wi-Fi, m mobile data, o offline.
+fn network_of(conn: &str) -> Option<Network> {
+    match conn {
+        "w" => Some(Network::Wifi),
+        "m" => Some(Network::Mobile),
+        "o" => Some(Network::Offline),
+        _ => None,
     }
 }
 
@@ -506,6 +533,39 @@ mod tests {
         let c = checkin_of(&Message::Location(loc.clone()), Timestamp::UNIX_EPOCH);
         assert_eq!(c.battery_pct, Some(57));
         assert_eq!(c.location, Permission::Granted);
+        assert_eq!(c.charging, Some(false), "bs 1: unplugged");
+        assert_eq!(c.network, Some(Network::Mobile), "conn m");
+        assert_eq!(c.client, CheckinClient::OwnTracks);
+        for (bs, charging) in [
+            (0, None),
+            (1, Some(false)),
+            (2, Some(true)),
+            (3, Some(true)),
+            (9, None),
+        ] {
+            let l = Location {
+                bs: Some(bs),
+                ..loc.clone()
+            };
+            assert_eq!(
+                checkin_of(&Message::Location(l), Timestamp::UNIX_EPOCH).charging,
+                charging
+            );
+        }
+        for (conn, network) in [
+            ("w", Some(Network::Wifi)),
+            ("o", Some(Network::Offline)),
+            ("x", None),
+        ] {
+            let l = Location {
+                conn: Some(conn.into()),
+                ..loc.clone()
+            };
+            assert_eq!(
+                checkin_of(&Message::Location(l), Timestamp::UNIX_EPOCH).network,
+                network
+            );
+        }
         // No accuracy: at least 1 m. Out-of-range values are refused.
         let bare = Location {
             acc: None,

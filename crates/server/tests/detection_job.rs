@@ -435,7 +435,7 @@ async fn fictitious_address_scenario(s: SharedStore) {
 /// reported gone: "app probably removed", once; the same silence with a
 /// live subscription (a phone switched off) raises nothing.
 async fn app_removed_scenario(s: SharedStore) {
-    use amina_domain::reminders::{Checkin, GeoError, Permission, PushRules};
+    use amina_domain::reminders::{Checkin, CheckinClient, GeoError, Permission, PushRules};
     s.migrate().await.unwrap();
     let m = monitor();
     let start = date(2025, 11, 24);
@@ -465,6 +465,9 @@ async fn app_removed_scenario(s: SharedStore) {
                 queued_fixes: 0,
                 geo_error: Some(GeoError::PermissionDenied),
                 battery_pct: Some(40),
+                charging: None,
+                network: None,
+                client: CheckinClient::App,
             },
         )
         .await

@@ -313,6 +313,7 @@ fn checkin(location: &str, geo_error: Option<i64>, queued: i64) -> CheckinReques
         queued_fixes: queued,
         geo_error,
         battery_pct: Some(64),
+        charging: Some(false),
     }
 }
 
@@ -381,6 +382,7 @@ on_both_backends!(
     a_gone_subscription_is_marked_dead_and_signalled_once,
     busy_push_service_is_retried_with_backoff,
     check_ins_are_recorded_and_shown_and_bad_ones_refused,
+    owntracks_silence_is_explained_by_its_last_report,
 );
 
 /// The whole path: subscribe, check in with location off, the scheduler
@@ -761,4 +763,106 @@ async fn check_ins_are_recorded_and_shown_and_bad_ones_refused(b: Backend) {
     let last = app.state.store.last_checkin(pid).await.unwrap().unwrap();
     assert_eq!(last.checkin.queued_fixes, 3);
     assert_eq!(last.checkin.battery_pct, Some(64));
+}
+
+/// POST one OwnTracks location (sealed with the device key) as OwnTracks'
+/// HTTP mode does; answers the status code.
+async fn owntracks_post(config: &Value, msg: &Value) -> u16 {
+    let sealed = json!({"_type": "encrypted",
+        "data": amina_server::owntracks::encrypt(
+            config["encryptionKey"].as_str().unwrap(),
+            msg.to_string().as_bytes())});
+    reqwest::Client::new()
+        .post(config["url"].as_str().unwrap())
+        .basic_auth(
+            config["username"].as_str().unwrap(),
+            config["password"].as_str(),
+        )
+        .header("content-type", "application/json")
+        .body(sealed.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A person reporting with OwnTracks keeps the notices of the app that
+/// provisioned it (its push subscription stays with the companion key), and
+/// the words explain the silence from OwnTracks' last report: a nearly
+/// empty battery not on the charger (`batt`, `bs`), or, with nothing wrong
+/// reported, OwnTracks stopped by the phone — never "open the app".
+async fn owntracks_silence_is_explained_by_its_last_report(b: Backend) {
+    let Some(python) = python() else { return };
+    let start = msk("2025-11-25T10:00");
+    let Some(app) = TestApp::spawn(b, start).await else {
+        return;
+    };
+    let (origin, stand_in) = spawn_stand_in().await;
+    let mut cases = Vec::new();
+    for (card, secret, bs, body_start) in [
+        (
+            "AB0000001",
+            "secret-one",
+            1,
+            "Your phone's battery was almost empty",
+        ),
+        (
+            "AB0000002",
+            "secret-two",
+            2,
+            "OwnTracks has stopped sending your location",
+        ),
+    ] {
+        let (phone, pid) = app.phone(card, secret).await;
+        let server_key = phone.push_key().await.unwrap().public_key;
+        let keys = BrowserKeys::new();
+        let endpoint = format!("{origin}/push/{card}");
+        phone
+            .put_push_subscription(&keys.subscription(&endpoint, "en"))
+            .await
+            .unwrap();
+        let provisioned: Value = phone
+            .signed("POST", "/v1/me/owntracks", Some(b"{}"))
+            .await
+            .unwrap();
+        let config = amina_server::owntracks::parse_config_link(
+            provisioned["config_link"].as_str().unwrap(),
+        )
+        .unwrap();
+        let at = app.clock.now();
+        let fix = json!({"_type": "location", "lat": 55.7520, "lon": 37.6175,
+            "tst": at.as_second(), "acc": 12, "batt": 8, "bs": bs, "conn": "m",
+            "tid": "AM", "created_at": at.as_second()});
+        assert_eq!(owntracks_post(&config, &fix).await, 200);
+        let last = app.state.store.last_checkin(pid).await.unwrap().unwrap();
+        assert_eq!(last.checkin.battery_pct, Some(8));
+        assert_eq!(last.checkin.charging, Some(bs != 1));
+        cases.push((pid, keys, server_key, endpoint, body_start));
+    }
+
+    // An hour later a low battery is no notice of its own.
+    app.advance(SignedDuration::from_hours(2));
+    let r = app.run_push().await;
+    assert_eq!((r.decided, r.sent), (0, 0), "{r:?}");
+
+    // A day without a fix: the no-fix notice names the circumstance.
+    app.advance(SignedDuration::from_hours(23));
+    let r = app.run_push().await;
+    assert_eq!((r.decided, r.sent), (2, 2), "{r:?}");
+    let received = stand_in.received.lock().unwrap().clone();
+    for (pid, keys, server_key, endpoint, body_start) in &cases {
+        let path = endpoint.trim_start_matches(&origin).to_string();
+        let mine: Vec<_> = received
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect();
+        assert_eq!(mine.len(), 1, "{path}");
+        let payloads = decrypt_all(&python, keys, &mine, &origin, server_key, app.clock.now());
+        assert_eq!(payloads[0].kind, "no_fix");
+        assert!(payloads[0].body.starts_with(body_start), "{payloads:?}");
+        let outbox = app.state.store.push_outbox(*pid).await.unwrap();
+        assert_eq!(outbox.len(), 1);
+    }
 }

@@ -309,6 +309,36 @@ pub(crate) fn parse_permission(s: &str) -> Result<amina_domain::reminders::Permi
         .ok_or_else(|| StoreError::Internal(format!("bad stored permission {s}")))
 }
 
+/// Whether a push subscription made on `subscribed_device` reaches the
+/// person: while that device is the active one, or while it is the
+/// companion app key of the active device (the app that provisioned
+/// OwnTracks keeps the person's notices).
+pub(crate) fn subscription_reaches(
+    active_device: Option<&str>,
+    subscribed_device: &str,
+    companion_of: Option<&str>,
+) -> bool {
+    match active_device {
+        None => false,
+        Some(active) => active == subscribed_device || Some(active) == companion_of,
+    }
+}
+
+pub(crate) fn parse_network(
+    s: Option<String>,
+) -> Result<Option<amina_domain::reminders::Network>, StoreError> {
+    s.map(|s| {
+        amina_domain::reminders::Network::parse(&s)
+            .ok_or_else(|| StoreError::Internal(format!("bad stored network {s}")))
+    })
+    .transpose()
+}
+
+pub(crate) fn parse_client(s: &str) -> Result<amina_domain::reminders::CheckinClient, StoreError> {
+    amina_domain::reminders::CheckinClient::parse(s)
+        .ok_or_else(|| StoreError::Internal(format!("bad stored check-in client {s}")))
+}
+
 pub(crate) fn parse_geo_error(
     code: Option<i64>,
 ) -> Result<Option<amina_domain::reminders::GeoError>, StoreError> {

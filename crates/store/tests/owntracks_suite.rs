@@ -3,7 +3,7 @@
 #[macro_use]
 mod common;
 
-use amina_domain::reminders::{Checkin, Permission};
+use amina_domain::reminders::{Checkin, CheckinClient, Permission};
 use amina_store::{NewOwnTracksDevice, SecretboxKey};
 use common::*;
 
@@ -25,6 +25,9 @@ fn checkin(at: Timestamp) -> Checkin {
         queued_fixes: 0,
         geo_error: None,
         battery_pct: None,
+        charging: None,
+        network: None,
+        client: CheckinClient::OwnTracks,
     }
 }
 

@@ -3,7 +3,9 @@
 #[macro_use]
 mod common;
 
-use amina_domain::reminders::{Checkin, GeoError, Notice, Permission, PushRules};
+use amina_domain::reminders::{
+    Checkin, CheckinClient, GeoError, Network, Notice, Permission, PushRules,
+};
 use amina_store::{
     DeliveryOutcome, DeliveryReport, NewSubscription, OutboxState, SubscriptionStatus, VapidKeys,
 };
@@ -34,6 +36,9 @@ fn checkin(at: Timestamp, location: Permission, queued: u32) -> Checkin {
         queued_fixes: queued,
         geo_error: (location == Permission::Denied).then_some(GeoError::PermissionDenied),
         battery_pct: Some(55),
+        charging: None,
+        network: None,
+        client: CheckinClient::App,
     }
 }
 
@@ -133,16 +138,23 @@ async fn checkins_are_kept_and_the_last_is_on_the_person(h: Harness) {
         .await
         .unwrap();
     let t2 = at + SignedDuration::from_hours(3);
-    let second = s
-        .record_checkin(&dev, checkin(t2, Permission::Denied, 4))
-        .await
-        .unwrap();
+    // The circumstances of a report (charging, network, client) are kept.
+    let report = Checkin {
+        charging: Some(false),
+        network: Some(Network::Offline),
+        client: CheckinClient::OwnTracks,
+        ..checkin(t2, Permission::Denied, 4)
+    };
+    let second = s.record_checkin(&dev, report).await.unwrap();
     assert_eq!(second.person_id, pid);
     let last = s.last_checkin(pid).await.unwrap().unwrap();
     assert_eq!(last, second);
     assert_eq!(last.checkin.geo_error, Some(GeoError::PermissionDenied));
     assert_eq!(last.checkin.queued_fixes, 4);
     assert_eq!(last.checkin.battery_pct, Some(55));
+    assert_eq!(last.checkin.charging, Some(false));
+    assert_eq!(last.checkin.network, Some(Network::Offline));
+    assert_eq!(last.checkin.client, CheckinClient::OwnTracks);
     let all = s.checkins(pid, 10).await.unwrap();
     assert_eq!(all, vec![second.clone(), first]);
     assert!(matches!(

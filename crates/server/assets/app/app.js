@@ -355,6 +355,17 @@ async function onEnrolSubmit(event) {
 
 // --------------------------------------------------------------- location
 
+// Whether the phone is charging; null where the browser cannot tell.
+async function batteryCharging() {
+  try {
+    if (!navigator.getBattery) return null;
+    const b = await navigator.getBattery();
+    return Boolean(b.charging);
+  } catch (e) {
+    return null;
+  }
+}
+
 async function batteryPct() {
   try {
     if (!navigator.getBattery) return null;
@@ -568,6 +579,7 @@ async function main() {
     enrolled: () => Boolean(current.keys && current.deviceId),
     queueCount,
     batteryPct,
+    batteryCharging,
     moscowTime,
   });
   // owntracks.js: its screen, and whether this app reports at all.

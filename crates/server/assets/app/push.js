@@ -176,6 +176,7 @@ async function sendCheckin() {
     queued_fixes: await ctx.queueCount(),
     geo_error: checkin.geoError,
     battery_pct: await ctx.batteryPct(),
+    charging: await ctx.batteryCharging(),
   };
   try {
     const answer = await ctx.signed("POST", "/v1/checkins", body);

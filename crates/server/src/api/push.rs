@@ -7,7 +7,7 @@ use amina_client::push::{
     CheckinRequest, CheckinResponse, PushKeyResponse, PushSubscriptionRequest,
     PushSubscriptionResponse,
 };
-use amina_domain::reminders::{Checkin, GeoError, Permission};
+use amina_domain::reminders::{Checkin, CheckinClient, GeoError, Permission};
 use amina_store::NewSubscription;
 use axum::body::Body;
 use axum::extract::State;
@@ -244,5 +244,8 @@ pub fn parse_checkin(req: &CheckinRequest, now: jiff::Timestamp) -> Result<Check
         queued_fixes,
         geo_error,
         battery_pct,
+        charging: req.charging,
+        network: None,
+        client: CheckinClient::App,
     })
 }

@@ -67,13 +67,7 @@ mod tests {
     use amina_domain::monitor::DeregistrationReason;
 
     fn every_notice() -> Vec<Notice> {
-        let causes = [
-            MissingCause::LocationOff,
-            MissingCause::NoGnss,
-            MissingCause::Offline,
-            MissingCause::AppNotRunning,
-            MissingCause::Unknown,
-        ];
+        let causes = MissingCause::ALL;
         let mut all: Vec<Notice> = causes.iter().map(|c| Notice::Cause { cause: *c }).collect();
         all.extend(causes.iter().map(|c| Notice::NoFix {
             hours: 24,

@@ -117,6 +117,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0011_host_parties",
         include_str!("../../migrations/postgres/0011_host_parties.sql"),
     ),
+    (
+        "0013_checkin_circumstances",
+        include_str!("../../migrations/postgres/0013_checkin_circumstances.sql"),
+    ),
 ];
 
 /// Pool size used by [`PostgresStore::connect`]. Several server processes

@@ -16,7 +16,10 @@ use jiff::{SignedDuration, Timestamp};
 use tokio_postgres::Row;
 
 use super::{db_error, execute, get, load_person, opt_ts, query, query_opt, ts, PostgresStore};
-use crate::push::{notice_json, parse_geo_error, parse_notice, parse_permission};
+use crate::push::{
+    notice_json, parse_client, parse_geo_error, parse_network, parse_notice, parse_permission,
+    subscription_reaches,
+};
 use crate::time::to_system;
 use crate::*;
 
@@ -74,7 +77,7 @@ async fn load_subscription<C: GenericClient>(
 }
 
 const CHECKIN_COLUMNS: &str = "id, person_id, device_id, at, location_permission, \
-     push_permission, queued_fixes, geo_error, battery_pct";
+     push_permission, queued_fixes, geo_error, battery_pct, charging, network, client";
 
 fn checkin_from_row(r: &Row) -> Result<CheckinRecord, StoreError> {
     let queued: i32 = get(r, 6)?;
@@ -93,6 +96,9 @@ fn checkin_from_row(r: &Row) -> Result<CheckinRecord, StoreError> {
                 .map(u8::try_from)
                 .transpose()
                 .map_err(|_| bad_value("battery_pct"))?,
+            charging: get(r, 9)?,
+            network: parse_network(get(r, 10)?)?,
+            client: parse_client(get(r, 11)?)?,
         },
     })
 }
@@ -168,6 +174,20 @@ async fn plan_person<C: GenericClient>(
         None
     };
     let last_checkin = load_last_checkin(c, person_id).await?.map(|c| c.checkin);
+    let companion_of: Option<String> = query_opt(
+        c,
+        "SELECT companion_of FROM devices WHERE id = $1",
+        &[&device_id],
+    )
+    .await?
+    .map(|r| get::<Option<String>>(&r, 0))
+    .transpose()?
+    .flatten();
+    let subscribed = subscription_reaches(
+        person.active_device_id.as_deref(),
+        device_id,
+        companion_of.as_deref(),
+    );
     let mut decided = BTreeSet::new();
     let mut last_notice_at = None;
     for r in query(
@@ -186,7 +206,7 @@ async fn plan_person<C: GenericClient>(
             registration_id: person.registration_id,
             deregistration,
             last_checkin: last_checkin.as_ref(),
-            subscribed: person.active_device_id.as_deref() == Some(device_id),
+            subscribed,
             last_notice_at,
             decided: &decided,
         },
@@ -322,8 +342,8 @@ impl PushStore for PostgresStore {
         let row = super::query_one(
             &tx,
             "INSERT INTO checkins (person_id, device_id, at, location_permission, \
-             push_permission, queued_fixes, geo_error, battery_pct) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+             push_permission, queued_fixes, geo_error, battery_pct, charging, network, client) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
             &[
                 &person_id,
                 &device_id,
@@ -333,6 +353,9 @@ impl PushStore for PostgresStore {
                 &queued,
                 &geo,
                 &battery,
+                &c.charging,
+                &c.network.map(|n| n.as_str()),
+                &c.client.as_str(),
             ],
         )
         .await?;

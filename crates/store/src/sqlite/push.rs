@@ -11,7 +11,10 @@ use jiff::{SignedDuration, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{load_person, SqliteStore};
-use crate::push::{notice_json, parse_geo_error, parse_notice, parse_permission};
+use crate::push::{
+    notice_json, parse_client, parse_geo_error, parse_network, parse_notice, parse_permission,
+    subscription_reaches,
+};
 use crate::time::{from_ms, to_ms};
 use crate::*;
 
@@ -71,7 +74,7 @@ fn load_subscription(
 }
 
 const CHECKIN_COLUMNS: &str = "id, person_id, device_id, at, location_permission, \
-     push_permission, queued_fixes, geo_error, battery_pct";
+     push_permission, queued_fixes, geo_error, battery_pct, charging, network, client";
 
 fn checkin_from_row(r: &Row<'_>) -> Result<CheckinRecord, StoreError> {
     Ok(CheckinRecord {
@@ -85,6 +88,9 @@ fn checkin_from_row(r: &Row<'_>) -> Result<CheckinRecord, StoreError> {
             queued_fixes: r.get(6)?,
             geo_error: parse_geo_error(r.get(7)?)?,
             battery_pct: r.get(8)?,
+            charging: r.get(9)?,
+            network: parse_network(r.get(10)?)?,
+            client: parse_client(&r.get::<_, String>(11)?)?,
         },
     })
 }
@@ -139,6 +145,16 @@ fn plan_person(
         None
     };
     let last_checkin = load_last_checkin(conn, person_id)?.map(|c| c.checkin);
+    let companion_of: Option<String> = conn
+        .prepare_cached("SELECT companion_of FROM devices WHERE id = ?1")?
+        .query_row(params![device_id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let subscribed = subscription_reaches(
+        person.active_device_id.as_deref(),
+        device_id,
+        companion_of.as_deref(),
+    );
     let mut decided = BTreeSet::new();
     let mut last_notice_at = None;
     {
@@ -158,7 +174,7 @@ fn plan_person(
             registration_id: person.registration_id,
             deregistration,
             last_checkin: last_checkin.as_ref(),
-            subscribed: person.active_device_id.as_deref() == Some(device_id),
+            subscribed,
             last_notice_at,
             decided: &decided,
         },
@@ -291,8 +307,8 @@ impl PushStore for SqliteStore {
             let person_id = active_device_person(conn, &device_id)?;
             conn.prepare_cached(
                 "INSERT INTO checkins (person_id, device_id, at, location_permission, \
-                 push_permission, queued_fixes, geo_error, battery_pct) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 push_permission, queued_fixes, geo_error, battery_pct, charging, network, \
+                 client) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(params![
                 person_id,
@@ -302,7 +318,10 @@ impl PushStore for SqliteStore {
                 c.notifications.as_str(),
                 c.queued_fixes,
                 c.geo_error.map(|e| e.code()),
-                c.battery_pct
+                c.battery_pct,
+                c.charging,
+                c.network.map(|n| n.as_str()),
+                c.client.as_str()
             ])?;
             let id = conn.last_insert_rowid();
             conn.prepare_cached("UPDATE persons SET last_checkin_id = ?2 WHERE id = ?1")?
