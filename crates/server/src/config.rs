@@ -31,6 +31,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub push: PushConfig,
     pub integration: IntegrationConfig,
+    pub limits: LimitsConfig,
+    pub tls: TlsConfig,
 }
 
 impl Default for Config {
@@ -51,6 +53,8 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             push: PushConfig::default(),
             integration: IntegrationConfig::default(),
+            limits: LimitsConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -409,6 +413,107 @@ impl Default for StayConfig {
     }
 }
 
+/// Abuse limits (`crate::limits`): token buckets per client address, per
+/// device, per console account and per sign-in name; a rate of 0 switches
+/// that limit off. Each node counts for itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Requests per minute from one client address, and the burst allowed.
+    /// Generous: carriers put many phones behind one address.
+    pub address_per_minute: u32,
+    pub address_burst: u32,
+    /// Addresses the per-address limit does not apply to (default: the
+    /// loopback addresses, where a reverse proxy on the same machine would
+    /// make every client one address).
+    pub exempt_addresses: Vec<std::net::IpAddr>,
+    /// Signed requests (and OwnTracks reports) per minute of one device.
+    /// The burst covers a phone sending its whole offline queue at once.
+    pub device_per_minute: u32,
+    pub device_burst: u32,
+    /// Console requests per minute of one signed-in account.
+    pub account_per_minute: u32,
+    pub account_burst: u32,
+    /// Console sign-in attempts per minute for one user name.
+    pub sign_in_per_minute: u32,
+    pub sign_in_burst: u32,
+    /// The largest request body the server reads at all; each endpoint
+    /// has its own smaller limit as well.
+    pub max_request_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            address_per_minute: 6_000,
+            address_burst: 1_000,
+            exempt_addresses: vec![
+                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ],
+            device_per_minute: 120,
+            device_burst: 600,
+            account_per_minute: 600,
+            account_burst: 300,
+            sign_in_per_minute: 10,
+            sign_in_burst: 5,
+            max_request_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Every rate limit off (load tests and simulations that play many
+    /// phones' days in minutes); the body size limit stays.
+    pub fn off() -> Self {
+        LimitsConfig {
+            address_per_minute: 0,
+            device_per_minute: 0,
+            account_per_minute: 0,
+            sign_in_per_minute: 0,
+            ..LimitsConfig::default()
+        }
+    }
+}
+
+/// TLS termination in the server itself (rustls). Without a certificate the
+/// server speaks plain HTTP, for a reverse proxy that terminates TLS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; empty means plain HTTP.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// Send `Strict-Transport-Security` although TLS ends at a proxy in
+    /// front of this server (with a certificate it is always sent).
+    pub hsts_behind_proxy: bool,
+    /// The HSTS max-age, seconds.
+    pub hsts_max_age_s: u32,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert_file: PathBuf::new(),
+            key_file: PathBuf::new(),
+            hsts_behind_proxy: false,
+            hsts_max_age_s: 31_536_000,
+        }
+    }
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.as_os_str().is_empty()
+    }
+
+    /// Whether responses carry `Strict-Transport-Security`.
+    pub fn hsts(&self) -> bool {
+        self.enabled() || self.hsts_behind_proxy
+    }
+}
+
 /// How long raw locations are kept. The scheduler reduces older fixes to
 /// daily presence summaries (`crate::retention`); "my data" states it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -552,6 +657,8 @@ impl Config {
             "retention",
             "push",
             "integration",
+            "limits",
+            "tls",
         ];
         let env = Env::prefixed("AMINA_").split("__").filter(|key| {
             let key = key.as_str().to_ascii_lowercase();
@@ -566,6 +673,18 @@ impl Config {
             return Err(ConfigError(
                 "retention.fix_days must be at least 1 (the detection job reads yesterday's fixes)"
                     .into(),
+            ));
+        }
+        let body_max = config.limits.max_request_bytes;
+        if config.ingest.max_body_bytes > body_max || config.integration.max_body_bytes > body_max {
+            return Err(ConfigError(format!(
+                "limits.max_request_bytes ({body_max}) must be at least ingest.max_body_bytes and \
+                 integration.max_body_bytes"
+            )));
+        }
+        if config.tls.enabled() == config.tls.key_file.as_os_str().is_empty() {
+            return Err(ConfigError(
+                "tls.cert_file and tls.key_file go together".into(),
             ));
         }
         Ok(config)

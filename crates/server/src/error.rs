@@ -56,6 +56,22 @@ impl ApiError {
     }
 }
 
+impl From<crate::limits::Limited> for ApiError {
+    fn from(l: crate::limits::Limited) -> Self {
+        metrics::counter!("amina_rate_limited_total", "scope" => l.scope.as_str()).increment(1);
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many requests from this {}; retry after the given seconds",
+                l.scope.as_str().replace('_', "-")
+            ),
+        )
+        .with_detail(serde_json::json!({ "scope": l.scope.as_str() }))
+        .retry_after(l.retry_after_s())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

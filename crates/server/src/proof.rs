@@ -3,7 +3,10 @@
 //!
 //! Order of checks, cheapest first: headers present and well-formed,
 //! `created` within the clock-skew allowance, body digest, then the ECDSA
-//! P-256 verification (ring, ~70 µs on this class of machine).
+//! P-256 verification (ring, ~70 µs on this class of machine). A verified
+//! proof is then refused if it was received before (a replay inside the
+//! skew window, `crate::limits::ReplayGuard`) and counted against the
+//! device's rate limit.
 
 use std::sync::Arc;
 
@@ -176,6 +179,18 @@ pub async fn verify_device_request(
         }
     };
     verify_with_key(&req, &entry.public_key, method, path)?;
+    // Only a verified proof is remembered or counted: junk under someone
+    // else's key id must not use up that device's budget.
+    if !state
+        .replay
+        .first_use(&device_id, req.params.created, &req.signature)
+    {
+        return Err(ApiError::unauthorized(
+            "signature_replayed",
+            "this exact signed request was already received; sign each request anew",
+        ));
+    }
+    state.limits.device(&device_id)?;
     Ok(VerifiedDevice {
         device_id,
         person_id: entry.person_id,

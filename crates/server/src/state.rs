@@ -30,6 +30,10 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// Web Push: rules, VAPID key, HTTP client.
     pub push: crate::push::PushRuntime,
+    /// Request rate limits of this node.
+    pub limits: crate::limits::Limits,
+    /// Device proofs already accepted on this node.
+    pub replay: crate::limits::ReplayGuard,
 }
 
 pub struct DeviceKeyEntry {
@@ -52,10 +56,14 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let push = crate::push::PushRuntime::new(&config.push);
+        let limits = crate::limits::Limits::new(&config.limits);
+        let replay = crate::limits::ReplayGuard::new(config.rules.clock_skew_s);
         AppState(Arc::new(Inner {
             store,
             monitor,
             push,
+            limits,
+            replay,
             config,
             clock,
             device_keys: RwLock::new(HashMap::new()),

@@ -53,8 +53,18 @@ impl TestApp {
     /// A server whose clock starts at `start`. None when PostgreSQL is
     /// unavailable and the run is not strict (testkit printed why).
     async fn spawn(backend: Backend, start: Timestamp) -> Option<TestApp> {
+        Self::spawn_with(backend, start, |_| {}).await
+    }
+
+    /// [`TestApp::spawn`] with the configuration changed by `configure`.
+    async fn spawn_with(
+        backend: Backend,
+        start: Timestamp,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<TestApp> {
         let mut config = Config::default();
         config.scheduler.enabled = false; // tests drain it synchronously
+        configure(&mut config);
         let (dir, pg, url) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -71,9 +81,15 @@ impl TestApp {
         let store: SharedStore = amina_store::open(&url).await.expect("open store");
         store.migrate().await.expect("migrate");
         let clock = Arc::new(ManualClock::new(start));
+        let tls = config.tls.enabled();
         let state = AppState::new(store, monitor(&config), config, clock.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let base = if tls {
+            format!("https://localhost:{port}")
+        } else {
+            format!("http://127.0.0.1:{port}")
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(amina_server::serve(listener, state.clone(), async {
             let _ = rx.await;
@@ -192,6 +208,15 @@ mod stay;
 /// OwnTracks as a reporting device.
 #[path = "api/owntracks.rs"]
 mod owntracks;
+
+/// Abuse limits, proof replays, security headers, TLS.
+#[path = "api/limits.rs"]
+mod limits;
+
+/// Device and integration routes in the authorisation matrix; horizontal
+/// checks between phones.
+#[path = "api/access.rs"]
+mod access;
 
 on_both_backends!(
     full_journey_enrol_upload_retry_deadline_deregistration,

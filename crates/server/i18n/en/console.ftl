@@ -57,6 +57,7 @@ error-case_duration_invalid = The case duration is not allowed.
 error-signal_transition_not_allowed = A signal cannot move to that status.
 error-database_unavailable = The service is temporarily unavailable; try again later.
 error-internal_error = Internal error; it has been logged.
+error-rate_limited = Too many requests. Wait a little and try again. Nothing was changed.
 error-not_found = Not found.
 
 home-title = Console

@@ -57,6 +57,7 @@ error-case_duration_invalid = Недопустимый срок дела.
 error-signal_transition_not_allowed = Такой переход статуса сигнала невозможен.
 error-database_unavailable = Сервис временно недоступен; повторите позже.
 error-internal_error = Внутренняя ошибка; она записана в журнал.
+error-rate_limited = Слишком много запросов. Подождите немного и повторите. Ничего не изменено.
 error-not_found = Не найдено.
 
 home-title = Консоль

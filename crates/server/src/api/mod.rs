@@ -194,13 +194,22 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::console::authz::authorize,
         ))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        // Extractors (console forms) read at most this much.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.config.limits.max_request_bytes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::gate,
+        ))
+        // Outermost, so that every answer carries them, refusals included.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::console::security_headers,
         ))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        })
         .with_state(state)
 }
 

@@ -255,6 +255,9 @@ async fn handle_report(
     if cred.status != DeviceStatus::Active {
         return Err(amina_store::StoreError::DeviceRevoked.into());
     }
+    // After a long outage OwnTracks sends its whole queue, one message per
+    // request: the device limit's burst is sized for that.
+    state.limits.device(&cred.device_id)?;
     let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let u = header_str("x-limit-u").or(limit.u.as_deref());
     let d = header_str("x-limit-d").or(limit.d.as_deref());

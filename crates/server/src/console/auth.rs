@@ -333,6 +333,16 @@ pub async fn login(
     if !double_submit {
         return fail(StatusCode::FORBIDDEN, "csrf_token_invalid");
     }
+    // Before any password hashing: a guesser spread over many addresses
+    // still meets the limit of the name it guesses for.
+    if let Err(limited) = state.limits.sign_in(&form.name) {
+        let mut resp = fail(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(limited.retry_after_s()),
+        );
+        return resp;
+    }
     let now = state.clock.now();
     let name = form.name.trim().to_string();
     let account = match state.store.account_by_name(&name).await {

@@ -436,6 +436,11 @@ pub async fn authorize(
             .lang(lang)
             .into_response();
     }
+    if let Err(limited) = state.limits.account(session.account_id) {
+        return PageError::from(crate::error::ApiError::from(limited))
+            .lang(lang)
+            .into_response();
+    }
     let officer = Officer {
         account_id: session.account_id,
         name: session.name.clone(),

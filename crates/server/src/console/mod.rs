@@ -94,6 +94,7 @@ pub struct PageError {
     pub status: StatusCode,
     pub code: &'static str,
     lang: &'static str,
+    retry_after_s: Option<u64>,
 }
 
 impl PageError {
@@ -102,6 +103,7 @@ impl PageError {
             status,
             code,
             lang: "ru",
+            retry_after_s: None,
         }
     }
     pub fn bad_request(code: &'static str) -> Self {
@@ -115,7 +117,10 @@ impl PageError {
 
 impl From<ApiError> for PageError {
     fn from(e: ApiError) -> Self {
-        PageError::new(e.status, e.code)
+        PageError {
+            retry_after_s: e.retry_after_s,
+            ..PageError::new(e.status, e.code)
+        }
     }
 }
 
@@ -145,6 +150,10 @@ impl IntoResponse for PageError {
         *resp.status_mut() = self.status;
         resp.headers_mut()
             .insert("x-amina-reason", HeaderValue::from_static(self.code));
+        if let Some(s) = self.retry_after_s {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
         resp
     }
 }
@@ -170,6 +179,33 @@ pub async fn security_headers(
 ) -> Response {
     let console = req.uri().path().starts_with("/console");
     let mut resp = next.run(req).await;
+    // Every answer: no sniffing, no referrer, never framed; answers that
+    // are not pages (JSON, assets) may load nothing at all. The app's and
+    // the console's pages set their own policy.
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::REFERRER_POLICY) {
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    if state.config.tls.hsts() {
+        let value = format!("max-age={}", state.config.tls.hsts_max_age_s);
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(header::STRICT_TRANSPORT_SECURITY, v);
+        }
+    }
     if console {
         // An unusable tile URL is refused when the configuration loads;
         // here it would only mean no tile origin is admitted.
