@@ -57,6 +57,10 @@ pub struct IngestArgs {
     /// throwaway cluster with fsync on is started in a temporary directory.
     #[arg(long, env = "AMINA_BENCH_PG_URL")]
     pg_url: Option<String>,
+    /// PostgreSQL only: extra server settings for the throwaway cluster
+    /// (NAME=VALUE, repeatable), e.g. `commit_delay=100`.
+    #[arg(long = "pg-setting", value_name = "NAME=VALUE")]
+    pg_settings: Vec<String>,
     /// PostgreSQL only: the server's connection pool size.
     #[arg(long, default_value_t = 32)]
     pg_pool: usize,
@@ -115,7 +119,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     // PostgreSQL: a durable server, the amina database and the baseline's.
     let pg = match args.backend {
         Backend::Sqlite => None,
-        Backend::Postgres => Some(PgBench::prepare(args.pg_url.clone()).await?),
+        Backend::Postgres => Some(PgBench::prepare(args.pg_url.clone(), args.pg_settings.clone()).await?),
     };
     let store: amina_store::SharedStore = match &pg {
         None => amina_store::open(&config.database_url()).await?,
@@ -279,17 +283,24 @@ async fn ingest_round(
     round: usize,
     start: Timestamp,
 ) -> anyhow::Result<(f64, Vec<Duration>)> {
+    // A phone uploads its batches one after another, each once the
+    // previous one is acknowledged, as the app does; at most `concurrency`
+    // requests are in flight over all phones (a fair semaphore, so phones
+    // take turns). Requests of one phone never queue behind each other on
+    // that person's row lock.
     let sem = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
     let began = Instant::now();
-    let mut tasks = Vec::new();
+    let mut tasks = Vec::with_capacity(phones.len());
     for phone in phones {
-        for chunk_start in (0..args.fixes_per_phone).step_by(args.batch) {
-            let phone = Arc::clone(phone);
-            let sem = Arc::clone(&sem);
-            let n = args.batch.min(args.fixes_per_phone - chunk_start);
-            let first_seq = (round * args.fixes_per_phone + chunk_start) as i64 + 1;
-            tasks.push(tokio::spawn(async move {
-                let _permit = sem.acquire().await.expect("semaphore is never closed");
+        let phone = Arc::clone(phone);
+        let sem = Arc::clone(&sem);
+        let (per_phone, batch) = (args.fixes_per_phone, args.batch.max(1));
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_phone.div_ceil(batch));
+            let mut stored = 0;
+            for chunk_start in (0..per_phone).step_by(batch) {
+                let n = batch.min(per_phone - chunk_start);
+                let first_seq = (round * per_phone + chunk_start) as i64 + 1;
                 let fixes: Vec<_> = (0..n as i64)
                     .map(|k| {
                         let seq = first_seq + k;
@@ -298,18 +309,24 @@ async fn ingest_round(
                         fix(seq, lat + (seq % 100) as f64 * 1e-5, lon, 15.0, t)
                     })
                     .collect();
+                let _permit = sem.acquire().await.expect("semaphore is never closed");
                 let t0 = Instant::now();
                 let resp = phone.client.upload(&fixes).await;
-                (t0.elapsed(), resp.map(|r| r.accepted.len()))
-            }));
-        }
+                latencies.push(t0.elapsed());
+                stored += resp
+                    .map_err(|e| anyhow::anyhow!("upload failed: {e}"))?
+                    .accepted
+                    .len();
+            }
+            anyhow::Ok((stored, latencies))
+        }));
     }
     let mut stored = 0;
-    let mut latencies = Vec::with_capacity(tasks.len());
+    let mut latencies = Vec::new();
     for t in tasks {
-        let (lat, res) = t.await?;
-        stored += res.map_err(|e| anyhow::anyhow!("upload failed: {e}"))?;
-        latencies.push(lat);
+        let (n, mut lat) = t.await??;
+        stored += n;
+        latencies.append(&mut lat);
     }
     let secs = began.elapsed().as_secs_f64();
     anyhow::ensure!(

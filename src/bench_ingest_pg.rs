@@ -52,12 +52,24 @@ pub struct BaselineRound {
 impl PgBench {
     /// Connects to `admin_url`, or starts a durable throwaway cluster, and
     /// creates amina's database and the baseline's.
-    pub async fn prepare(admin_url: Option<String>) -> anyhow::Result<PgBench> {
+    pub async fn prepare(
+        admin_url: Option<String>,
+        settings: Vec<String>,
+    ) -> anyhow::Result<PgBench> {
         let (admin_url, cluster) = match admin_url {
-            Some(url) => (url, None),
+            Some(url) => {
+                anyhow::ensure!(
+                    settings.is_empty(),
+                    "--pg-setting applies to the throwaway cluster only, not to --pg-url"
+                );
+                (url, None)
+            }
             None => {
-                println!("starting a throwaway PostgreSQL cluster (fsync=on) ...");
-                let cluster = tokio::task::spawn_blocking(|| amina_testkit::DurableCluster::start(&[]))
+                println!("starting a throwaway PostgreSQL cluster (fsync=on) {settings:?} ...");
+                let cluster = tokio::task::spawn_blocking(move || {
+                    let extra: Vec<&str> = settings.iter().map(String::as_str).collect();
+                    amina_testkit::DurableCluster::start(&extra)
+                })
                     .await?
                     .map_err(|e| anyhow::anyhow!("cannot start PostgreSQL: {e}"))?;
                 (cluster.admin_url(), Some(cluster))

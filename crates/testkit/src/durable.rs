@@ -69,3 +69,43 @@ impl std::fmt::Debug for DurableCluster {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durable_cluster_flushes_its_commits() {
+        let cluster = match DurableCluster::start(&["commit_delay=7"]) {
+            Ok(cluster) => cluster,
+            Err(why) => {
+                crate::skip_or_fail("the durable benchmark cluster", &why);
+                return;
+            }
+        };
+        assert!(cluster.bindir().join("postgres").is_file());
+        let mut client = crate::connect(&cluster.admin_url()).unwrap();
+        for (name, value) in [
+            ("fsync", "on"),
+            ("synchronous_commit", "on"),
+            ("full_page_writes", "on"),
+            // Extra settings come last and win.
+            ("commit_delay", "7"),
+        ] {
+            let got: String = client
+                .query_one(&format!("SHOW {name}"), &[])
+                .unwrap()
+                .get(0);
+            assert_eq!(got, value, "{name}");
+        }
+        let dir = cluster.dir();
+        drop(client);
+        drop(cluster);
+        // Dropping it stops the server and removes its directory.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while dir.exists() {
+            assert!(std::time::Instant::now() < deadline, "{} remains", dir.display());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
