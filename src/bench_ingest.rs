@@ -119,7 +119,9 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     // PostgreSQL: a durable server, the amina database and the baseline's.
     let pg = match args.backend {
         Backend::Sqlite => None,
-        Backend::Postgres => Some(PgBench::prepare(args.pg_url.clone(), args.pg_settings.clone()).await?),
+        Backend::Postgres => {
+            Some(PgBench::prepare(args.pg_url.clone(), args.pg_settings.clone()).await?)
+        }
     };
     let store: amina_store::SharedStore = match &pg {
         None => amina_store::open(&config.database_url()).await?,
@@ -248,7 +250,10 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
                  {baseline:.0} fixes/s (range {base_lo:.0}-{base_hi:.0})",
                 args.baseline_clients
             );
-            println!("  transaction latency: {}", percentiles(&mut base_latencies));
+            println!(
+                "  transaction latency: {}",
+                percentiles(&mut base_latencies)
+            );
         }
     }
     println!("ratio amina / baseline: {:.1}x", amina / baseline);

@@ -70,8 +70,8 @@ impl PgBench {
                     let extra: Vec<&str> = settings.iter().map(String::as_str).collect();
                     amina_testkit::DurableCluster::start(&extra)
                 })
-                    .await?
-                    .map_err(|e| anyhow::anyhow!("cannot start PostgreSQL: {e}"))?;
+                .await?
+                .map_err(|e| anyhow::anyhow!("cannot start PostgreSQL: {e}"))?;
                 (cluster.admin_url(), Some(cluster))
             }
         };
@@ -91,7 +91,9 @@ impl PgBench {
             (settings.get(0), settings.get(1), settings.get(2));
         println!("PostgreSQL: {version}; fsync={fsync}, synchronous_commit={sync_commit}");
         if fsync != "on" || sync_commit != "on" {
-            println!("  WARNING: commits are not durable on this server; figures are not comparable");
+            println!(
+                "  WARNING: commits are not durable on this server; figures are not comparable"
+            );
         }
         let pid = std::process::id();
         let names = [

@@ -36,10 +36,24 @@ fn geofence_points_export_and_classify_round_trip() {
         answers.to_str().unwrap(),
     );
     ok(&amina(&[
-        "bench", "geofence", "--points", "3000", "--seed", "7", "--export-points", a_s,
+        "bench",
+        "geofence",
+        "--points",
+        "3000",
+        "--seed",
+        "7",
+        "--export-points",
+        a_s,
     ]));
     ok(&amina(&[
-        "bench", "geofence", "--points", "3000", "--seed", "7", "--export-points", b_s,
+        "bench",
+        "geofence",
+        "--points",
+        "3000",
+        "--seed",
+        "7",
+        "--export-points",
+        b_s,
     ]));
     let text = std::fs::read_to_string(&a).unwrap();
     assert_eq!(
@@ -51,28 +65,43 @@ fn geofence_points_export_and_classify_round_trip() {
     assert_eq!(lines[0], "lat,lon,accuracy_m,near_boundary");
     assert_eq!(lines.len(), 3001);
     let near = lines[1..].iter().filter(|l| l.ends_with(",1")).count();
-    assert!((300..=900).contains(&near), "about 20 % near the boundary: {near}");
+    assert!(
+        (300..=900).contains(&near),
+        "about 20 % near the boundary: {near}"
+    );
 
     let out = ok(&amina(&[
-        "bench", "geofence", "--classify", a_s, "--answers", ans_s, "--rounds", "2",
+        "bench",
+        "geofence",
+        "--classify",
+        a_s,
+        "--answers",
+        ans_s,
+        "--rounds",
+        "2",
     ]));
     let report: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
     assert_eq!(report["points"], 3000);
     assert!(report["ns_per_point_median"].as_f64().unwrap() > 0.0);
-    let answers = std::fs::read_to_string(&answers).unwrap();
-    let answers: Vec<&str> = answers.lines().collect();
-    assert_eq!(answers.len(), 3000);
+    let written = std::fs::read_to_string(&answers).unwrap();
+    let zones: Vec<&str> = written.lines().collect();
+    assert_eq!(zones.len(), 3000);
     for slug in ["moscow", "moscow_oblast", "outside", "uncertain"] {
-        assert!(answers.contains(&slug), "some point is {slug}");
+        assert!(zones.contains(&slug), "some point is {slug}");
     }
-    assert!(answers
+    assert!(zones
         .iter()
         .all(|a| ["moscow", "moscow_oblast", "outside", "uncertain"].contains(a)));
     // A point in the middle of Moscow, written by hand, is Moscow.
     let one = dir.path().join("one.csv");
     std::fs::write(&one, "lat,lon,accuracy_m\n55.7539,37.6208,10\n").unwrap();
     ok(&amina(&[
-        "bench", "geofence", "--classify", one.to_str().unwrap(), "--answers", ans_s,
+        "bench",
+        "geofence",
+        "--classify",
+        one.to_str().unwrap(),
+        "--answers",
+        ans_s,
     ]));
     assert_eq!(std::fs::read_to_string(&answers).unwrap(), "moscow\n");
 }
@@ -130,7 +159,10 @@ fn ingest_benchmark_runs_on_durable_postgres_with_its_pgbench_baseline() {
             "{stdout}"
         );
     }
-    assert!(stdout.contains("2 region polygons loaded into PostGIS"), "{stdout}");
+    assert!(
+        stdout.contains("2 region polygons loaded into PostGIS"),
+        "{stdout}"
+    );
     let figure = |prefix: &str| -> f64 {
         let line = stdout
             .lines()

@@ -104,7 +104,11 @@ mod tests {
         // Dropping it stops the server and removes its directory.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while dir.exists() {
-            assert!(std::time::Instant::now() < deadline, "{} remains", dir.display());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} remains",
+                dir.display()
+            );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
