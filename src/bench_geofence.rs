@@ -246,3 +246,68 @@ pub fn run(points: usize, rounds: usize, seed: u64) -> String {
     );
     out
 }
+
+/// Writes the points [`run`] generates for `points` and `seed` as CSV
+/// (`lat,lon,accuracy_m,near_boundary`, shortest round-trip decimals), so
+/// another implementation can classify exactly the same points
+/// (`scripts/compare_shapely.py`). Returns how many were written.
+pub fn export_points(points: usize, seed: u64, path: &std::path::Path) -> anyhow::Result<usize> {
+    let fence = Geofence::embedded();
+    let fixes = generate(&fence, points.max(1), seed);
+    let mut out = String::with_capacity(fixes.len() * 48);
+    out.push_str("lat,lon,accuracy_m,near_boundary\n");
+    for f in &fixes {
+        let _ = writeln!(
+            out,
+            "{:?},{:?},{:?},{}",
+            f.lat, f.lon, f.accuracy_m, f.near_boundary as u8
+        );
+    }
+    std::fs::write(path, out)?;
+    Ok(fixes.len())
+}
+
+/// Reads points written by [`export_points`] (only the first three columns
+/// are used), times `classify` over all of them `rounds` times, writes one
+/// answer per point (the zone's slug, in input order) to `answers`, and
+/// returns a one-line JSON report: points, median and minimum ns/point.
+pub fn classify_file(
+    input: &std::path::Path,
+    answers: Option<&std::path::Path>,
+    rounds: usize,
+) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(input)?;
+    let mut fixes: Batch = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let mut cols = line.split(',');
+        let mut next = |name: &str| -> anyhow::Result<f64> {
+            cols.next()
+                .and_then(|v| v.trim().parse().ok())
+                .ok_or_else(|| anyhow::anyhow!("line {}: no valid {name}", i + 1))
+        };
+        fixes.push((next("lat")?, next("lon")?, next("accuracy_m")?));
+    }
+    anyhow::ensure!(!fixes.is_empty(), "{} holds no points", input.display());
+    let fence = Geofence::embedded();
+    let classify = |lat, lon, acc| fence.classify(lat, lon, acc);
+    time_pass(&fixes, classify); // warm-up
+    let times: Vec<f64> = (0..rounds.max(1))
+        .map(|_| time_pass(&fixes, classify))
+        .collect();
+    let (median, min) = stats(times);
+    if let Some(path) = answers {
+        let mut out = String::with_capacity(fixes.len() * 10);
+        for &(lat, lon, acc) in &fixes {
+            out.push_str(fence.slug(fence.classify(lat, lon, acc)));
+            out.push('\n');
+        }
+        std::fs::write(path, out)?;
+    }
+    Ok(serde_json::json!({
+        "points": fixes.len(),
+        "rounds": rounds.max(1),
+        "ns_per_point_median": median,
+        "ns_per_point_min": min,
+    })
+    .to_string())
+}

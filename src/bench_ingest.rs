@@ -1,15 +1,27 @@
-//! `amina bench ingest`: durable fix ingestion, end to end, on SQLite.
+//! `amina bench ingest`: durable fix ingestion, end to end, on SQLite or
+//! PostgreSQL.
 //!
 //! What is timed: phones (each with its own P-256 key, enrolled and bound
 //! through the real API) upload signed batches over loopback HTTP to a real
-//! server on a fresh SQLite file; every request is answered only after its
-//! fixes are committed with `synchronous = FULL`. The figure is acknowledged
-//! fixes per second and request latency percentiles.
+//! server; every request is answered only after its fixes are committed
+//! durably (SQLite: WAL with `synchronous = FULL`; PostgreSQL: `fsync=on`,
+//! `synchronous_commit=on`). The load generator runs in the same process as
+//! the server, on the same cores. The figure is acknowledged fixes per
+//! second and request latency percentiles.
 //!
-//! Baseline, in the same run: the straightforward way to do the same storage
-//! work in SQLite — one transaction per fix (INSERT the fix, UPDATE the
-//! person's state), same durability settings, no HTTP, no signatures. The
-//! ratio shows what batching and group commit buy.
+//! Each phone stays around a home point drawn uniformly over the pilot
+//! area's bounding box (deterministic from the seed), so fixes fall inside
+//! Moscow, inside the oblast and outside both, as the baseline's do.
+//!
+//! Baselines, in the same run:
+//! - SQLite: the straightforward way to do the same storage work in SQLite
+//!   — one transaction per fix (INSERT the fix, UPDATE the person's state),
+//!   same durability settings, no HTTP, no signatures.
+//! - PostgreSQL: the straightforward way in PostgreSQL/PostGIS, driven by
+//!   `pgbench` with a custom script (see [`crate::bench_ingest_pg`]): one
+//!   INSERT per fix with `ST_Contains` against the real region polygons and
+//!   an upsert of the person's state, one transaction per fix, on the same
+//!   durable server.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,11 +31,45 @@ use amina_server::clock::{Clock, SystemClock};
 use amina_server::config::Config;
 use amina_server::state::{build_monitor, AppState};
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use jiff::{SignedDuration, Timestamp};
+use rand::{Rng, SeedableRng};
+
+use crate::bench_ingest_pg::PgBench;
+
+/// Where the server stores fixes.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file (the embedded default).
+    Sqlite,
+    /// A fresh database on a durable PostgreSQL server with PostGIS.
+    Postgres,
+}
 
 #[derive(Args, Debug, Clone)]
 pub struct IngestArgs {
+    /// Storage backend of the server under test.
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    backend: Backend,
+    /// PostgreSQL only: admin URL of an existing server (its user must be
+    /// allowed to create databases; PostGIS installed). The benchmark creates
+    /// two databases there and drops them at the end. Without it, a
+    /// throwaway cluster with fsync on is started in a temporary directory.
+    #[arg(long, env = "AMINA_BENCH_PG_URL")]
+    pg_url: Option<String>,
+    /// PostgreSQL only: extra server settings for the throwaway cluster
+    /// (NAME=VALUE, repeatable), e.g. `commit_delay=100`.
+    #[arg(long = "pg-setting", value_name = "NAME=VALUE")]
+    pg_settings: Vec<String>,
+    /// PostgreSQL only: the server's connection pool size.
+    #[arg(long, default_value_t = 32)]
+    pg_pool: usize,
+    /// PostgreSQL only: pgbench clients of the baseline.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) baseline_clients: usize,
+    /// PostgreSQL only: seconds of each pgbench baseline round.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) baseline_seconds: u64,
     /// Simulated phones.
     #[arg(long, default_value_t = 200)]
     phones: usize,
@@ -39,9 +85,25 @@ pub struct IngestArgs {
     /// Timed rounds (the median is reported).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Fixes written by the one-transaction-per-fix baseline per round.
+    /// SQLite only: fixes written by the one-transaction-per-fix baseline
+    /// per round.
     #[arg(long, default_value_t = 2_000)]
     baseline_fixes: usize,
+    /// Seed of the phones' home points.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// The pilot area's bounding box: (lat0, lon0, lat1, lon1).
+pub(crate) fn pilot_bbox(fence: &amina_domain::geofence::Geofence) -> (f64, f64, f64, f64) {
+    let (mut lat0, mut lon0, mut lat1, mut lon1) = (90.0f64, 180.0f64, -90.0f64, -180.0f64);
+    for s in fence.outer_boundary_segments() {
+        lon0 = lon0.min(s[0]).min(s[2]);
+        lon1 = lon1.max(s[0]).max(s[2]);
+        lat0 = lat0.min(s[1]).min(s[3]);
+        lat1 = lat1.max(s[1]).max(s[3]);
+    }
+    (lat0, lon0, lat1, lon1)
 }
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
@@ -52,8 +114,29 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     };
     config.scheduler.enabled = false;
     let monitor = build_monitor(&config)?;
-    let store = amina_store::open(&config.database_url()).await?;
+    let (lat0, lon0, lat1, lon1) = pilot_bbox(&monitor.geofence);
+
+    // PostgreSQL: a durable server, the amina database and the baseline's.
+    let pg = match args.backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            Some(PgBench::prepare(args.pg_url.clone(), args.pg_settings.clone()).await?)
+        }
+    };
+    let store: amina_store::SharedStore = match &pg {
+        None => amina_store::open(&config.database_url()).await?,
+        Some(pg) => {
+            config.database = pg.amina_url.clone();
+            Arc::new(
+                amina_store::postgres::PostgresStore::connect_with(&pg.amina_url, args.pg_pool)
+                    .await?,
+            )
+        }
+    };
     store.migrate().await?;
+    if let Some(pg) = &pg {
+        pg.prepare_baseline(&args, (lat0, lon0, lat1, lon1)).await?;
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state = AppState::new(store.clone(), monitor, config, clock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -83,100 +166,172 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
     let mut phones = Vec::with_capacity(args.phones);
     for i in 0..args.phones {
-        let mut phone = DeviceClient::new(&base).with_http(http.clone());
-        phone
+        let mut client = DeviceClient::new(&base).with_http(http.clone());
+        client
             .enrol_and_bind(&format!("BENCH{i:06}"), "bench-secret")
             .await
             .map_err(|e| anyhow::anyhow!("enrol phone {i}: {e}"))?;
-        phones.push(Arc::new(phone));
+        let home = (rng.random_range(lat0..lat1), rng.random_range(lon0..lon1));
+        phones.push(Arc::new(Phone { client, home }));
     }
     let start = clock.now() + SignedDuration::from_millis(1);
 
+    let backend = match args.backend {
+        Backend::Sqlite => "SQLite synchronous=FULL".to_string(),
+        Backend::Postgres => format!(
+            "PostgreSQL fsync=on synchronous_commit=on, pool {}",
+            args.pg_pool
+        ),
+    };
     println!(
-        "bench ingest: {} phones x {} fixes, {} fixes/request, {} in flight, {} rounds, SQLite synchronous=FULL",
+        "bench ingest: {} phones x {} fixes, {} fixes/request, {} in flight, {} rounds, {backend}",
         args.phones, args.fixes_per_phone, args.batch, args.concurrency, args.rounds
     );
     // Rounds alternate amina and baseline so that both see the same
     // background load on a shared machine.
     let mut rates = Vec::new();
+    let mut request_rates = Vec::new();
     let mut latencies = Vec::new();
     let mut base_rates = Vec::new();
+    let mut base_latencies = Vec::new();
     for round in 0..args.rounds {
         let (rate, mut lat) = ingest_round(&phones, &args, round, start).await?;
-        let dir_path = dir.path().to_path_buf();
-        let n = args.baseline_fixes;
-        let base =
-            tokio::task::spawn_blocking(move || baseline_round(&dir_path, n, round)).await??;
+        let base = match &pg {
+            None => {
+                let dir_path = dir.path().to_path_buf();
+                let n = args.baseline_fixes;
+                tokio::task::spawn_blocking(move || baseline_round(&dir_path, n, round)).await??
+            }
+            Some(pg) => {
+                let out = pg.pgbench_round(&args, round).await?;
+                base_latencies.extend(out.latencies);
+                out.fixes_per_s
+            }
+        };
         println!(
-            "  round {}: amina {:>9.0} fixes/s, baseline {:>7.0} fixes/s",
+            "  round {}: amina {:>9.0} fixes/s ({:>7.0} requests/s), baseline {:>7.0} fixes/s",
             round + 1,
             rate,
+            rate / args.batch as f64,
             base
         );
         rates.push(rate);
+        request_rates.push(rate / args.batch as f64);
         latencies.append(&mut lat);
         base_rates.push(base);
     }
     let _ = stop_tx.send(());
     let _ = server.await;
+    drop(store);
+    if let Some(pg) = pg {
+        pg.finish().await;
+    }
 
-    let amina = median(&mut rates);
-    let baseline = median(&mut base_rates);
-    latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    let (amina, amina_lo, amina_hi) = median_range(&mut rates);
+    let (baseline, base_lo, base_hi) = median_range(&mut base_rates);
+    let requests = median_range(&mut request_rates).0;
     println!(
-        "amina (HTTP + signature + geofence + rules + group commit): median {amina:.0} fixes/s"
+        "amina (HTTP + signature + geofence + rules + group commit): median {amina:.0} fixes/s \
+         (range {amina_lo:.0}-{amina_hi:.0}), {requests:.0} requests/s"
     );
-    println!(
-        "  request latency: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        ms(pct(0.5)),
-        ms(pct(0.9)),
-        ms(pct(0.99)),
-        ms(pct(1.0))
-    );
-    println!("baseline (SQLite, one transaction per fix, no HTTP): median {baseline:.0} fixes/s");
+    println!("  request latency: {}", percentiles(&mut latencies));
+    match args.backend {
+        Backend::Sqlite => println!(
+            "baseline (SQLite, one transaction per fix, no HTTP): median {baseline:.0} fixes/s \
+             (range {base_lo:.0}-{base_hi:.0})"
+        ),
+        Backend::Postgres => {
+            println!(
+                "baseline (pgbench, {} clients: one INSERT per fix with ST_Contains on the real \
+                 polygons + upsert of the person's state, one transaction per fix): median \
+                 {baseline:.0} fixes/s (range {base_lo:.0}-{base_hi:.0})",
+                args.baseline_clients
+            );
+            println!(
+                "  transaction latency: {}",
+                percentiles(&mut base_latencies)
+            );
+        }
+    }
     println!("ratio amina / baseline: {:.1}x", amina / baseline);
     Ok(())
 }
 
+/// A simulated phone: its client and the point it stays around.
+struct Phone {
+    client: DeviceClient,
+    home: (f64, f64),
+}
+
+/// "p50 …, p90 …, p99 …, max …" of a set of latencies.
+fn percentiles(latencies: &mut [Duration]) -> String {
+    if latencies.is_empty() {
+        return "none".to_string();
+    }
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    format!(
+        "p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(pct(0.5)),
+        ms(pct(0.9)),
+        ms(pct(0.99)),
+        ms(pct(1.0))
+    )
+}
+
 async fn ingest_round(
-    phones: &[Arc<DeviceClient>],
+    phones: &[Arc<Phone>],
     args: &IngestArgs,
     round: usize,
     start: Timestamp,
 ) -> anyhow::Result<(f64, Vec<Duration>)> {
+    // A phone uploads its batches one after another, each once the
+    // previous one is acknowledged, as the app does; at most `concurrency`
+    // requests are in flight over all phones (a fair semaphore, so phones
+    // take turns). Requests of one phone never queue behind each other on
+    // that person's row lock.
     let sem = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
     let began = Instant::now();
-    let mut tasks = Vec::new();
+    let mut tasks = Vec::with_capacity(phones.len());
     for phone in phones {
-        for chunk_start in (0..args.fixes_per_phone).step_by(args.batch) {
-            let phone = Arc::clone(phone);
-            let sem = Arc::clone(&sem);
-            let n = args.batch.min(args.fixes_per_phone - chunk_start);
-            let first_seq = (round * args.fixes_per_phone + chunk_start) as i64 + 1;
-            tasks.push(tokio::spawn(async move {
-                let _permit = sem.acquire().await.expect("semaphore is never closed");
+        let phone = Arc::clone(phone);
+        let sem = Arc::clone(&sem);
+        let (per_phone, batch) = (args.fixes_per_phone, args.batch.max(1));
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_phone.div_ceil(batch));
+            let mut stored = 0;
+            for chunk_start in (0..per_phone).step_by(batch) {
+                let n = batch.min(per_phone - chunk_start);
+                let first_seq = (round * per_phone + chunk_start) as i64 + 1;
                 let fixes: Vec<_> = (0..n as i64)
                     .map(|k| {
                         let seq = first_seq + k;
                         let t = start + SignedDuration::from_millis(seq);
-                        fix(seq, 55.75 + (seq % 100) as f64 * 1e-5, 37.62, 15.0, t)
+                        let (lat, lon) = phone.home;
+                        fix(seq, lat + (seq % 100) as f64 * 1e-5, lon, 15.0, t)
                     })
                     .collect();
+                let _permit = sem.acquire().await.expect("semaphore is never closed");
                 let t0 = Instant::now();
-                let resp = phone.upload(&fixes).await;
-                (t0.elapsed(), resp.map(|r| r.accepted.len()))
-            }));
-        }
+                let resp = phone.client.upload(&fixes).await;
+                latencies.push(t0.elapsed());
+                stored += resp
+                    .map_err(|e| anyhow::anyhow!("upload failed: {e}"))?
+                    .accepted
+                    .len();
+            }
+            anyhow::Ok((stored, latencies))
+        }));
     }
     let mut stored = 0;
-    let mut latencies = Vec::with_capacity(tasks.len());
+    let mut latencies = Vec::new();
     for t in tasks {
-        let (lat, res) = t.await?;
-        stored += res.map_err(|e| anyhow::anyhow!("upload failed: {e}"))?;
-        latencies.push(lat);
+        let (n, mut lat) = t.await??;
+        stored += n;
+        latencies.append(&mut lat);
     }
     let secs = began.elapsed().as_secs_f64();
     anyhow::ensure!(
@@ -215,9 +370,10 @@ fn baseline_round(dir: &std::path::Path, fixes: usize, round: usize) -> anyhow::
     Ok(fixes as f64 / began.elapsed().as_secs_f64())
 }
 
-fn median(v: &mut [f64]) -> f64 {
+/// (median, minimum, maximum).
+fn median_range(v: &mut [f64]) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
 fn ms(d: Duration) -> f64 {

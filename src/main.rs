@@ -6,6 +6,7 @@
 mod bench_detect;
 mod bench_geofence;
 mod bench_ingest;
+mod bench_ingest_pg;
 mod detect_eval;
 mod events;
 mod sim;
@@ -275,6 +276,17 @@ enum BenchCommand {
         rounds: usize,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Write the generated points (CSV: lat,lon,accuracy_m,near_boundary)
+        /// to this file instead of running the benchmark.
+        #[arg(long, conflicts_with = "classify")]
+        export_points: Option<PathBuf>,
+        /// Classify the points of this CSV file (as written by
+        /// --export-points), time it over --rounds and print one JSON line.
+        #[arg(long)]
+        classify: Option<PathBuf>,
+        /// With --classify: write each point's zone (one slug per line).
+        #[arg(long, requires = "classify")]
+        answers: Option<PathBuf>,
     },
     /// Durable fix ingestion over HTTP on SQLite vs one transaction per fix.
     Ingest(bench_ingest::IngestArgs),
@@ -536,8 +548,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             points,
             rounds,
             seed,
+            export_points,
+            classify,
+            answers,
         }) => {
-            print!("{}", bench_geofence::run(points, rounds, seed));
+            if let Some(path) = export_points {
+                let n = bench_geofence::export_points(points, seed, &path)?;
+                println!("wrote {n} points (seed {seed}) to {}", path.display());
+            } else if let Some(input) = classify {
+                let report = bench_geofence::classify_file(&input, answers.as_deref(), rounds)?;
+                println!("{report}");
+            } else {
+                print!("{}", bench_geofence::run(points, rounds, seed));
+            }
             Ok(())
         }
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,

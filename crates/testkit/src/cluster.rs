@@ -97,6 +97,8 @@ pub(crate) struct Cluster {
     pub(crate) dir: PathBuf,
     /// Major version of the server, for install hints.
     pub(crate) major: u32,
+    /// The directory of the server's programs (`pgbench` is there too).
+    pub(crate) bindir: PathBuf,
     /// The write end of the watchdog's stdin. Never written to: it exists so
     /// that the kernel closes it when this process ends.
     _lifeline: ChildStdin,
@@ -125,6 +127,13 @@ struct RunAs {
 
 /// Starts a new cluster, or says why it cannot.
 pub(crate) fn start() -> Result<Cluster, String> {
+    start_with(&[])
+}
+
+/// Starts a new cluster whose server gets `overrides` (`name=value`) after
+/// the throwaway settings of [`launch`]; a later `-c` wins, so these can
+/// turn durability back on.
+pub(crate) fn start_with(overrides: &[String]) -> Result<Cluster, String> {
     let install = find_install()?;
     let run_as = run_as()?;
     let base = std::env::temp_dir();
@@ -139,7 +148,7 @@ pub(crate) fn start() -> Result<Cluster, String> {
             let _ = fs::remove_dir_all(&dir);
             return Err(error);
         }
-        match launch(&install, run_as.as_ref(), dir) {
+        match launch(&install, run_as.as_ref(), dir, overrides) {
             Ok(cluster) => return Ok(cluster),
             Err(Launch::PortTaken(error)) => last_error = error,
             Err(Launch::Failed(error)) => return Err(error),
@@ -354,7 +363,12 @@ fn free_port() -> Result<u16, String> {
 
 /// Starts the server in `dir` under the watchdog and waits until it accepts
 /// connections. On failure the watchdog is released, which removes `dir`.
-fn launch(install: &Install, run_as: Option<&RunAs>, dir: PathBuf) -> Result<Cluster, Launch> {
+fn launch(
+    install: &Install,
+    run_as: Option<&RunAs>,
+    dir: PathBuf,
+    overrides: &[String],
+) -> Result<Cluster, Launch> {
     let port = free_port().map_err(Launch::Failed)?;
     let settings = [
         "listen_addresses=127.0.0.1".to_owned(),
@@ -381,7 +395,7 @@ fn launch(install: &Install, run_as: Option<&RunAs>, dir: PathBuf) -> Result<Clu
         .arg(install.bindir.join("postgres"))
         .arg("-D")
         .arg(dir.join("data"));
-    for setting in &settings {
+    for setting in settings.iter().chain(overrides) {
         watchdog.arg("-c").arg(setting);
     }
     // std creates the pipe with O_CLOEXEC on our side, so processes that the
@@ -401,6 +415,7 @@ fn launch(install: &Install, run_as: Option<&RunAs>, dir: PathBuf) -> Result<Clu
         port,
         dir,
         major: install.version.0,
+        bindir: install.bindir.clone(),
         _lifeline: lifeline,
     };
 

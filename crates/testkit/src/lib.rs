@@ -47,8 +47,10 @@
 #![forbid(unsafe_code)]
 
 mod cluster;
+mod durable;
 mod skip;
 
+pub use durable::DurableCluster;
 pub use skip::skip_or_fail;
 
 use std::collections::hash_map::RandomState;
@@ -313,6 +315,12 @@ fn on_plain_thread<T: Send>(work: impl FnOnce() -> T + Send) -> T {
         Ok(value) => value,
         Err(panic) => std::panic::resume_unwind(panic),
     })
+}
+
+/// `admin_url` with its database replaced by `database` (URL or
+/// `key=value` form), for tools that create databases of their own.
+pub fn url_with_database(admin_url: &str, database: &str) -> Result<String, String> {
+    with_database(admin_url, database)
 }
 
 /// `admin_url` with its database replaced by `database`.
