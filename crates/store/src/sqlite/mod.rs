@@ -91,6 +91,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0011_host_parties",
         include_str!("../../migrations/sqlite/0011_host_parties.sql"),
     ),
+    (
+        "0012_fix_partitions",
+        include_str!("../../migrations/sqlite/0012_fix_partitions.sql"),
+    ),
 ];
 
 /// Who records a deregistration that the monitoring rule decided.
