@@ -67,12 +67,7 @@ async fn batches_make_partitions_for_their_days(h: Harness) {
     let (_, _, dev) = enrolled_with_device(&s, &m, "UZ8000001", t0).await;
     let t1 = msk("2025-03-04 00:10");
     let out = s
-        .ingest(
-            &m,
-            &dev,
-            vec![fix(1, t0, KREMLIN), fix(2, t1, KREMLIN)],
-            t1,
-        )
+        .ingest(&m, &dev, vec![fix(1, t0, KREMLIN), fix(2, t1, KREMLIN)], t1)
         .await
         .unwrap();
     assert_eq!(out.accepted, [1, 2]);
@@ -129,7 +124,10 @@ async fn a_fix_of_a_day_without_partition_is_stored_and_moved_later(h: Harness) 
         .ingest(&m, &dev, vec![fix(1, old, KREMLIN)], now)
         .await
         .unwrap();
-    assert_eq!((retry.accepted.len(), retry.duplicates.as_slice()), (0, &[1u64][..]));
+    assert_eq!(
+        (retry.accepted.len(), retry.duplicates.as_slice()),
+        (0, &[1u64][..])
+    );
 
     // Making that day's partition moves the row out of the default one.
     s.prepare_fix_partitions(msk("2025-01-11 12:00"))
@@ -160,26 +158,42 @@ async fn a_retry_is_never_stored_twice_across_a_partition_boundary(h: Harness) {
     let (_, _, dev) = enrolled_with_device(&s, &m, "UZ8000004", t0).await;
     let before_midnight = msk("2025-03-03 23:59:30");
     let after_midnight = msk("2025-03-04 00:00:30");
-    s.ingest(&m, &dev, vec![fix(1, before_midnight, KREMLIN)], before_midnight)
-        .await
-        .unwrap();
+    s.ingest(
+        &m,
+        &dev,
+        vec![fix(1, before_midnight, KREMLIN)],
+        before_midnight,
+    )
+    .await
+    .unwrap();
     // The same fix retried after midnight, with a new one of the next day.
     let out = s
         .ingest(
             &m,
             &dev,
-            vec![fix(1, before_midnight, KREMLIN), fix(2, after_midnight, KREMLIN)],
+            vec![
+                fix(1, before_midnight, KREMLIN),
+                fix(2, after_midnight, KREMLIN),
+            ],
             after_midnight,
         )
         .await
         .unwrap();
-    assert_eq!((out.accepted.as_slice(), out.duplicates.as_slice()), (&[2u64][..], &[1u64][..]));
+    assert_eq!(
+        (out.accepted.as_slice(), out.duplicates.as_slice()),
+        (&[2u64][..], &[1u64][..])
+    );
     // The same seq with another time (it would land in the other day's
     // partition, where the unique key (device, seq, recorded_at) alone
     // would not see it) is refused, not stored.
     let err = batch_error(
-        s.ingest(&m, &dev, vec![fix(1, after_midnight, KREMLIN)], after_midnight)
-            .await,
+        s.ingest(
+            &m,
+            &dev,
+            vec![fix(1, after_midnight, KREMLIN)],
+            after_midnight,
+        )
+        .await,
     );
     assert_eq!(err, BatchError::SequenceReused { seq: 1 });
     // Two nodes retrying at once: each seq once.
@@ -240,7 +254,10 @@ async fn retention_drops_whole_day_partitions(h: Harness) {
     assert!(names.contains(&"fixes_20250804".to_string()));
     assert!(names.contains(&"fixes_20250805".to_string()));
     let cutoff = amina_domain::retention::cutoff(now, 90).unwrap();
-    assert_eq!(s.retention_status(cutoff).await.unwrap().raw_before_cutoff, 5);
+    assert_eq!(
+        s.retention_status(cutoff).await.unwrap().raw_before_cutoff,
+        5
+    );
 
     // Whole days: two partitions summarised and dropped, no row deleted.
     let b = s.retire_fix_partitions(cutoff, now).await.unwrap();
@@ -272,7 +289,11 @@ async fn retention_drops_whole_day_partitions(h: Harness) {
     let st = s.retention_status(cutoff).await.unwrap();
     assert!(st.is_ok(), "{st:?}");
     assert_eq!((st.summary_days, st.summarised_fixes, st.runs), (4, 5, 3));
-    assert_eq!(s.fixes(pid, 100).await.unwrap().len(), 1, "the recent fix stays");
+    assert_eq!(
+        s.fixes(pid, 100).await.unwrap().len(),
+        1,
+        "the recent fix stays"
+    );
     // The summaries are what the row-by-row reduction writes (compare
     // console_more_suite::old_fixes_become_daily_summaries_once).
     let days = s.daily_presence(pid, 10).await.unwrap();
@@ -285,16 +306,24 @@ async fn retention_drops_whole_day_partitions(h: Harness) {
     assert_eq!(d.zones.get("outside"), Some(&1));
     let days2 = s.daily_presence(pid2, 10).await.unwrap();
     assert_eq!(
-        days2.iter().map(|d| (d.day, d.fix_count)).collect::<Vec<_>>(),
+        days2
+            .iter()
+            .map(|d| (d.day, d.fix_count))
+            .collect::<Vec<_>>(),
         [(day("2025-08-06"), 1), (day("2025-08-05"), 1)]
     );
 
     // A day reduced twice (its partition made again on demand by a late
     // batch, then retired again) merges into the summary it already has.
     let late_d0 = msk("2025-08-04 15:00");
-    s.ingest(&m, &dev, vec![fix(10, late_d0, KREMLIN)], msk("2025-08-05 10:00"))
-        .await
-        .unwrap();
+    s.ingest(
+        &m,
+        &dev,
+        vec![fix(10, late_d0, KREMLIN)],
+        msk("2025-08-05 10:00"),
+    )
+    .await
+    .unwrap();
     assert!(where_stored(&db, &dev)
         .await
         .contains(&("fixes_20250804".to_string(), 10)));
@@ -334,17 +363,50 @@ async fn a_crash_between_detach_and_drop_is_finished_by_the_next_run(h: Harness)
 async fn migration_moves_existing_fixes_into_partitions(h: Harness) {
     let db = pg_client(pg_url(&h)).await;
     const OLD: &[(&str, &str)] = &[
-        ("0001_spine", include_str!("../migrations/postgres/0001_spine.sql")),
-        ("0002_signals", include_str!("../migrations/postgres/0002_signals.sql")),
-        ("0003_push", include_str!("../migrations/postgres/0003_push.sql")),
-        ("0004_stay", include_str!("../migrations/postgres/0004_stay.sql")),
-        ("0005_console", include_str!("../migrations/postgres/0005_console.sql")),
-        ("0006_detection", include_str!("../migrations/postgres/0006_detection.sql")),
-        ("0007_console_more", include_str!("../migrations/postgres/0007_console_more.sql")),
-        ("0008_integration", include_str!("../migrations/postgres/0008_integration.sql")),
-        ("0009_owntracks", include_str!("../migrations/postgres/0009_owntracks.sql")),
-        ("0010_detection_more", include_str!("../migrations/postgres/0010_detection_more.sql")),
-        ("0011_host_parties", include_str!("../migrations/postgres/0011_host_parties.sql")),
+        (
+            "0001_spine",
+            include_str!("../migrations/postgres/0001_spine.sql"),
+        ),
+        (
+            "0002_signals",
+            include_str!("../migrations/postgres/0002_signals.sql"),
+        ),
+        (
+            "0003_push",
+            include_str!("../migrations/postgres/0003_push.sql"),
+        ),
+        (
+            "0004_stay",
+            include_str!("../migrations/postgres/0004_stay.sql"),
+        ),
+        (
+            "0005_console",
+            include_str!("../migrations/postgres/0005_console.sql"),
+        ),
+        (
+            "0006_detection",
+            include_str!("../migrations/postgres/0006_detection.sql"),
+        ),
+        (
+            "0007_console_more",
+            include_str!("../migrations/postgres/0007_console_more.sql"),
+        ),
+        (
+            "0008_integration",
+            include_str!("../migrations/postgres/0008_integration.sql"),
+        ),
+        (
+            "0009_owntracks",
+            include_str!("../migrations/postgres/0009_owntracks.sql"),
+        ),
+        (
+            "0010_detection_more",
+            include_str!("../migrations/postgres/0010_detection_more.sql"),
+        ),
+        (
+            "0011_host_parties",
+            include_str!("../migrations/postgres/0011_host_parties.sql"),
+        ),
     ];
     db.batch_execute(
         "CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL)",
@@ -373,7 +435,10 @@ async fn migration_moves_existing_fixes_into_partitions(h: Harness) {
     .await
     .unwrap();
     let before: Vec<(String, i64, std::time::SystemTime)> = db
-        .query("SELECT device_id, seq, recorded_at FROM fixes ORDER BY 1, 2", &[])
+        .query(
+            "SELECT device_id, seq, recorded_at FROM fixes ORDER BY 1, 2",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -384,7 +449,10 @@ async fn migration_moves_existing_fixes_into_partitions(h: Harness) {
     let applied = h.store.migrate().await.unwrap();
     assert_eq!(applied, ["0012_fix_partitions"]);
     let after: Vec<(String, i64, std::time::SystemTime)> = db
-        .query("SELECT device_id, seq, recorded_at FROM fixes ORDER BY 1, 2", &[])
+        .query(
+            "SELECT device_id, seq, recorded_at FROM fixes ORDER BY 1, 2",
+            &[],
+        )
         .await
         .unwrap()
         .iter()

@@ -240,8 +240,8 @@ impl PostgresStore {
                 .await
                 .map_err(db_error)?;
             let table = retired_name(day);
-            let exists = super::query_one(&tx, "SELECT to_regclass($1) IS NOT NULL", &[&table])
-                .await?;
+            let exists =
+                super::query_one(&tx, "SELECT to_regclass($1) IS NOT NULL", &[&table]).await?;
             if !get::<bool>(&exists, 0)? {
                 continue; // another node finished it
             }
