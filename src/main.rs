@@ -7,6 +7,7 @@ mod bench_detect;
 mod bench_geofence;
 mod bench_ingest;
 mod bench_ingest_pg;
+mod bench_scale;
 mod detect_eval;
 mod events;
 mod sim;
@@ -292,6 +293,13 @@ enum BenchCommand {
     Ingest(bench_ingest::IngestArgs),
     /// The daily detection job over simulated people (docs/detection.md).
     DetectDaily(bench_detect::DetectDailyArgs),
+    /// The scheduler's deregistration pass at 3 million people: cost vs due
+    /// count and vs population (docs/performance.md).
+    Deadlines(bench_scale::DeadlinesArgs),
+    /// The console's nearby query over 3 million last positions.
+    Nearby(bench_scale::NearbyArgs),
+    /// Resident memory of `amina serve` at 3 million enrolled people.
+    Memory(bench_scale::MemoryArgs),
     /// Stay-point detection on a trace file, parsing excluded (the
     /// trackintel comparison script runs it for the ratio).
     Stays {
@@ -482,6 +490,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                             r.days,
                             r.cutoff.map(amina_domain::time::format_moscow).unwrap_or_default()
                         );
+                        if r.partitions_dropped > 0 {
+                            println!(
+                                "retention: {} whole day partition(s) dropped",
+                                r.partitions_dropped
+                            );
+                        }
                     }
                     Ok(())
                 }
@@ -564,6 +578,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(BenchCommand::Ingest(args)) => bench_ingest::run(args).await,
+        Command::Bench(BenchCommand::Deadlines(args)) => bench_scale::deadlines(args).await,
+        Command::Bench(BenchCommand::Nearby(args)) => bench_scale::nearby(args).await,
+        Command::Bench(BenchCommand::Memory(args)) => bench_scale::memory(args).await,
         Command::Sim(command) => sim::run(command).await,
         Command::Demo {
             listen,

@@ -21,6 +21,8 @@ pub struct RetentionReport {
     pub persons: u64,
     pub days: u64,
     pub fixes_removed: u64,
+    /// Whole day partitions summarised and dropped (PostgreSQL).
+    pub partitions_dropped: u64,
 }
 
 /// The cut-off at `now` under the configuration.
@@ -38,6 +40,13 @@ pub async fn run_once(state: &AppState) -> Result<RetentionReport, StoreError> {
         cutoff: Some(cut),
         ..Default::default()
     };
+    // Whole days first (PostgreSQL drops day partitions); the batches
+    // below then find only fixes kept outside day partitions.
+    let days = state.store.retire_fix_partitions(cut, now).await?;
+    report.partitions_dropped = days.partitions;
+    report.persons += days.persons;
+    report.days += days.days;
+    report.fixes_removed += days.fixes_removed;
     let mut after = 0;
     loop {
         let b = state.store.reduce_fixes(cut, after, batch, now).await?;

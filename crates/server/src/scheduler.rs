@@ -106,6 +106,25 @@ async fn retain_daily(state: &AppState, done: &mut Option<jiff::civil::Date>) {
     }
 }
 
+/// Make the storage of the coming days' fixes ready once a Moscow day
+/// (PostgreSQL day partitions; idempotent, so several nodes may all do it).
+async fn prepare_daily(state: &AppState, done: &mut Option<jiff::civil::Date>) {
+    let now = state.clock.now();
+    let today = amina_domain::time::moscow_date(now);
+    if *done == Some(today) {
+        return;
+    }
+    match state.store.prepare_fix_partitions(now).await {
+        Ok(made) => {
+            if made > 0 {
+                tracing::info!(partitions = made, "fix partitions prepared");
+            }
+            *done = Some(today);
+        }
+        Err(e) => tracing::warn!(error = %e, "preparing fix partitions failed; will retry"),
+    }
+}
+
 /// Run the scheduler every `interval_s` until `shutdown` resolves.
 pub async fn run_forever(state: AppState, shutdown: impl std::future::Future<Output = ()>) {
     let interval = Duration::from_secs(state.config.scheduler.interval_s.max(1));
@@ -114,10 +133,12 @@ pub async fn run_forever(state: AppState, shutdown: impl std::future::Future<Out
     tokio::pin!(shutdown);
     let mut detected_day = None;
     let mut retained_day = None;
+    let mut prepared_day = None;
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = ticker.tick() => {
+                prepare_daily(&state, &mut prepared_day).await;
                 if let Err(e) = run_once(&state).await {
                     tracing::warn!(code = e.code, "scheduler run failed; will retry");
                 }

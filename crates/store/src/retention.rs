@@ -25,6 +25,9 @@ pub struct RetentionBatch {
     pub fixes_removed: u64,
     /// The highest person id handled: the next batch starts after it.
     pub last_person_id: Option<i64>,
+    /// Whole day partitions dropped (PostgreSQL; see
+    /// [`RetentionStore::retire_fix_partitions`]).
+    pub partitions: u64,
 }
 
 /// The state retention can be checked against.
@@ -65,6 +68,29 @@ pub trait RetentionStore: Send + Sync + 'static {
     ) -> Result<RetentionBatch, StoreError>;
 
     async fn retention_status(&self, cutoff: Timestamp) -> Result<RetentionStatus, StoreError>;
+
+    /// Reduce whole days at once where the backend stores fixes by day:
+    /// on PostgreSQL every day partition of `fixes` wholly before `cutoff`
+    /// is summarised into `daily_presence` and dropped (no row-by-row
+    /// DELETE), one transaction per day, logged like a batch. Run it before
+    /// [`RetentionStore::reduce_fixes`], which then finds only the fixes
+    /// outside day partitions. Idempotent. SQLite has one table: nothing to
+    /// do.
+    async fn retire_fix_partitions(
+        &self,
+        _cutoff: Timestamp,
+        _now: Timestamp,
+    ) -> Result<RetentionBatch, StoreError> {
+        Ok(RetentionBatch::default())
+    }
+
+    /// Make the storage for fixes of the days around `now` ready ahead of
+    /// time (PostgreSQL: day partitions from yesterday to a week ahead);
+    /// returns how many were made. Fixes of other days are stored all the
+    /// same. Idempotent; the scheduler runs it once a day.
+    async fn prepare_fix_partitions(&self, _now: Timestamp) -> Result<u64, StoreError> {
+        Ok(0)
+    }
 
     /// The person's daily summaries, newest day first.
     async fn daily_presence(

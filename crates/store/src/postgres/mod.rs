@@ -43,6 +43,7 @@ mod detection;
 mod host;
 mod integration;
 mod owntracks;
+pub mod partitions;
 mod push;
 mod retention;
 mod signals;
@@ -118,6 +119,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/postgres/0011_host_parties.sql"),
     ),
     (
+        "0012_fix_partitions",
+        include_str!("../../migrations/postgres/0012_fix_partitions.sql"),
+    ),
+    (
         "0013_checkin_circumstances",
         include_str!("../../migrations/postgres/0013_checkin_circumstances.sql"),
     ),
@@ -143,6 +148,8 @@ const KEY_THUMBPRINT_CONSTRAINT: &str = "devices_key_thumbprint_unique";
 
 pub struct PostgresStore {
     pool: Pool,
+    /// Days known to have a partition of `fixes` (see [`partitions`]).
+    known_days: partitions::KnownDays,
 }
 
 impl PostgresStore {
@@ -183,7 +190,10 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;
-        let store = PostgresStore { pool };
+        let store = PostgresStore {
+            pool,
+            known_days: partitions::KnownDays::default(),
+        };
         // Fail now, not at the first request, if the database is unreachable.
         store.health().await?;
         Ok(store)
@@ -836,6 +846,9 @@ impl Store for PostgresStore {
                 applied.push(name.to_string());
             }
         }
+        // Day partitions of `fixes` from yesterday to a week ahead (by the
+        // system clock; the scheduler keeps them coming by its own).
+        partitions::prepare_around(&tx, Timestamp::now()).await?;
         tx.commit().await.map_err(db_error)?;
         if !applied.is_empty() {
             // Statements prepared before the schema changed may describe
@@ -1187,6 +1200,8 @@ impl Store for PostgresStore {
             .iter()
             .map(|f| to_i64(f.seq.get()))
             .collect::<Result<_, _>>()?;
+        self.ensure_recent_days(fixes.iter().map(|f| f.recorded_at), now)
+            .await?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
 

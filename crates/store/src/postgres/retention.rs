@@ -17,18 +17,23 @@ use super::{
 use crate::time::to_system;
 use crate::*;
 
-const SUMMARY_COLUMNS: &str =
+pub(super) const SUMMARY_COLUMNS: &str =
     "day, first_at, last_at, fix_count, flagged_count, counted_count, zones";
 
 fn summary_from_row(r: &Row) -> Result<DaySummary, StoreError> {
-    let zones: serde_json::Value = get(r, 6)?;
+    summary_from_row_at(r, 0)
+}
+
+/// A summary from [`SUMMARY_COLUMNS`] starting at column `o`.
+pub(super) fn summary_from_row_at(r: &Row, o: usize) -> Result<DaySummary, StoreError> {
+    let zones: serde_json::Value = get(r, o + 6)?;
     Ok(DaySummary {
-        day: get::<PgDate>(r, 0)?.0,
-        first_at: ts(r, 1)?,
-        last_at: ts(r, 2)?,
-        fix_count: get::<i64>(r, 3)? as u64,
-        flagged_count: get::<i64>(r, 4)? as u64,
-        counted_count: get::<i64>(r, 5)? as u64,
+        day: get::<PgDate>(r, o)?.0,
+        first_at: ts(r, o + 1)?,
+        last_at: ts(r, o + 2)?,
+        fix_count: get::<i64>(r, o + 3)? as u64,
+        flagged_count: get::<i64>(r, o + 4)? as u64,
+        counted_count: get::<i64>(r, o + 5)? as u64,
         zones: serde_json::from_value::<BTreeMap<String, u64>>(zones)
             .map_err(|e| StoreError::Internal(format!("bad summary zones: {e}")))?,
     })
@@ -163,6 +168,18 @@ impl RetentionStore for PostgresStore {
         }
         tx.commit().await.map_err(db_error)?;
         Ok(out)
+    }
+
+    async fn retire_fix_partitions(
+        &self,
+        cutoff: Timestamp,
+        now: Timestamp,
+    ) -> Result<RetentionBatch, StoreError> {
+        self.retire_before(cutoff, now).await
+    }
+
+    async fn prepare_fix_partitions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.prepare_partitions(now).await
     }
 
     async fn retention_status(&self, cutoff: Timestamp) -> Result<RetentionStatus, StoreError> {

@@ -92,6 +92,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/sqlite/0011_host_parties.sql"),
     ),
     (
+        "0012_fix_partitions",
+        include_str!("../../migrations/sqlite/0012_fix_partitions.sql"),
+    ),
+    (
         "0013_checkin_circumstances",
         include_str!("../../migrations/sqlite/0013_checkin_circumstances.sql"),
     ),
