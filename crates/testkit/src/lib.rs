@@ -47,8 +47,10 @@
 #![forbid(unsafe_code)]
 
 mod cluster;
+mod restartable;
 mod skip;
 
+pub use restartable::{pg_bindir, restartable_pg, RestartablePg};
 pub use skip::skip_or_fail;
 
 use std::collections::hash_map::RandomState;
