@@ -92,6 +92,10 @@ impl RestartablePg {
         };
         // From here on, Drop cleans up whatever was made.
         cluster::initdb(&pg.install, pg.run_as.as_ref(), &pg.dir)?;
+        // `synchronous_commit = off` as on the shared cluster, and on purpose
+        // here: the application must ask for durable commits itself, and a
+        // crash of this server would show lost acknowledgements if it did
+        // not. `fsync = off` loses nothing when only processes die.
         let settings = format!(
             "\n# amina-testkit\nlisten_addresses = '127.0.0.1'\nport = {port}\n\
              unix_socket_directories = '{}'\nfsync = off\nsynchronous_commit = off\n\
@@ -157,6 +161,12 @@ impl RestartablePg {
     /// when an operator restarts the service) and waits until it is down.
     pub fn stop(&self) -> Result<(), String> {
         self.pg_ctl(&["-m", "fast", "-w", "-t", "60", "stop"])
+    }
+
+    /// Stops the server with an immediate shutdown, as if it crashed: no
+    /// checkpoint, and the next start recovers from the WAL.
+    pub fn crash(&self) -> Result<(), String> {
+        self.pg_ctl(&["-m", "immediate", "-w", "-t", "60", "stop"])
     }
 }
 
