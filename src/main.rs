@@ -381,6 +381,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(l) = listen {
                 config.listen = l;
             }
+            let exposed = amina_server::file_modes::exposed_secret_files(
+                &config,
+                cli.common.config.as_deref(),
+            );
+            if !exposed.is_empty() {
+                for e in &exposed {
+                    tracing::error!(file = %e.path.display(), "secret file exposed: {e}");
+                }
+                let list: Vec<String> = exposed.iter().map(|e| e.to_string()).collect();
+                bail!(
+                    "refusing to start: files holding secrets can be read by others:\n  {}",
+                    list.join("\n  ")
+                );
+            }
             serve(config, demo).await
         }
         Command::Migrate => {
