@@ -31,7 +31,7 @@ fn populate(database: &str) {
         "crash-test", "--database", database, "--trials", "1", "--phones", "4", "--overdue",
         "3",
     ]);
-    amina(&["admin", "create-user", "--role", "auditor", "--name", "aud", "--database", database]);
+    amina(&["admin", "create-user", "--role", "auditor", "aud", "--database", database]);
 }
 
 fn counts(database: &str) -> serde_json::Value {

@@ -2,17 +2,19 @@
 //!
 //! What holds a secret on disk: the SQLite database (with its `-wal` and
 //! `-shm` companions) holds the VAPID private key, OwnTracks secrets, card
-//! secret hashes, console password hashes and TOTP secrets; the data
-//! directory holds the database; a configuration file may hold the
+//! secret hashes, console password hashes and TOTP secrets; a
+//! configuration file may hold the
 //! integration senders' keys (`[integration.senders]`). PostgreSQL keeps
 //! its own files (it refuses group or world access to its data directory
 //! itself).
 //!
 //! Policy (docs/reliability.md, "Secrets"): the server refuses to start
-//! when any of them can be read, written or entered by the group or by
-//! others, the rule PostgreSQL applies to its data directory, and says
-//! which file and what to run. Files amina creates are private already
-//! (the SQLite store creates the directory 0700 and the database 0600).
+//! when any of these files can be read or written by the group or by
+//! others, and says which file and what to run. The directory is not
+//! checked: with private files it reveals only their names (and temporary
+//! directories are often 0755). Files amina creates are private already
+//! (the SQLite store creates missing directories 0700 and the database
+//! 0600).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -29,10 +31,9 @@ pub struct Exposed {
 
 impl std::fmt::Display for Exposed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let fix = if self.path.is_dir() { "700" } else { "600" };
         write!(
             f,
-            "{} (holds {}) has mode {:04o}: group or others can reach it; run `chmod {fix} {}`",
+            "{} (holds {}) has mode {:04o}: group or others can reach it; run `chmod 600 {}`",
             self.path.display(),
             self.holds,
             self.mode & 0o7777,
@@ -73,10 +74,6 @@ pub fn exposed_secret_files(config: &Config, config_file: Option<&Path>) -> Vec<
     let url = config.database_url();
     if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
         let db = PathBuf::from(url.strip_prefix("sqlite:").unwrap_or(&url));
-        // The directory holding it (by default the data directory).
-        if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-            found.extend(exposed(dir, "the database"));
-        }
         found.extend(exposed(&db, "keys and personal data"));
         for suffix in ["-wal", "-shm"] {
             let mut companion = db.clone().into_os_string();
@@ -131,9 +128,6 @@ mod tests {
         chmod(&db, 0o600);
         chmod(&wal, 0o600);
         chmod(&data, 0o755);
-        let found = exposed_secret_files(&config, Some(&toml));
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].path, data);
-        assert!(found[0].to_string().contains("chmod 700"));
+        assert_eq!(exposed_secret_files(&config, Some(&toml)), vec![]);
     }
 }
