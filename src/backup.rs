@@ -84,10 +84,8 @@ pub fn backup(url: &str, to: &Path, pg_bin: Option<&Path>) -> anyhow::Result<()>
         .to_str()
         .context("the backup path must be valid UTF-8 for SQLite")?;
     drop(create_private(to)?);
-    let conn = rusqlite::Connection::open_with_flags(
-        source,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
+    let conn =
+        rusqlite::Connection::open_with_flags(source, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     if let Err(e) = conn.execute("VACUUM INTO ?1", [target]) {
         let _ = std::fs::remove_file(to);
@@ -127,16 +125,10 @@ pub async fn restore(url: &str, from: &Path, pg_bin: Option<&Path>) -> anyhow::R
         "{} exists; restore into a new place",
         target.display()
     );
-    let check = rusqlite::Connection::open_with_flags(
-        from,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
+    let check =
+        rusqlite::Connection::open_with_flags(from, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let verdict: String = check.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-    anyhow::ensure!(
-        verdict == "ok",
-        "{} is damaged: {verdict}",
-        from.display()
-    );
+    anyhow::ensure!(verdict == "ok", "{} is damaged: {verdict}", from.display());
     drop(check);
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

@@ -195,8 +195,8 @@ impl Findings {
 
 /// Read an `--ack-log` file: the distinct (device, seq) pairs in it.
 pub fn read_ack_log(path: &Path) -> anyhow::Result<HashSet<(String, i64)>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut acks = HashSet::new();
     for (n, line) in text.lines().enumerate() {
         // The last line may be cut short if the writer was mid-line; a
@@ -215,10 +215,7 @@ pub fn read_ack_log(path: &Path) -> anyhow::Result<HashSet<(String, i64)>> {
 
 /// Check every invariant on the database `url`; with `acks`, also that each
 /// acknowledged fix is stored.
-pub async fn check(
-    url: &str,
-    acks: Option<&HashSet<(String, i64)>>,
-) -> anyhow::Result<Findings> {
+pub async fn check(url: &str, acks: Option<&HashSet<(String, i64)>>) -> anyhow::Result<Findings> {
     let db = Db::open(url).await?;
     let mut findings = Findings::default();
     if let Some(acks) = acks {

@@ -278,10 +278,7 @@ pub async fn run(database: &str, args: &CrashTestArgs) -> anyhow::Result<CrashRe
         ack_checks += findings.acknowledged;
         if !findings.ok() {
             failed_checks += 1;
-            let text = format!(
-                "after kill {trial} (up {up:.2} s):\n{}",
-                findings.to_text()
-            );
+            let text = format!("after kill {trial} (up {up:.2} s):\n{}", findings.to_text());
             eprintln!("{text}");
             first_failure.get_or_insert(text);
         }

@@ -5,10 +5,10 @@
 
 mod backup;
 mod bench_detect;
-mod consistency;
-mod crash_test;
 mod bench_geofence;
 mod bench_ingest;
+mod consistency;
+mod crash_test;
 mod detect_eval;
 mod events;
 mod sim;
@@ -624,7 +624,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", report.to_text());
             }
             if report.failed_checks > 0 {
-                bail!("{} of {} checks failed", report.failed_checks, report.checks);
+                bail!(
+                    "{} of {} checks failed",
+                    report.failed_checks,
+                    report.checks
+                );
             }
             Ok(())
         }
@@ -654,7 +658,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { from, pg_bin } => {
             let config = load_config(&cli.common)?;
             backup::restore(&config.database_url(), &from, pg_bin.as_deref()).await?;
-            println!("restored {}; check it with `amina audit verify`", from.display());
+            println!(
+                "restored {}; check it with `amina audit verify`",
+                from.display()
+            );
             Ok(())
         }
         Command::Events(cmd) => {

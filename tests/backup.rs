@@ -28,10 +28,25 @@ fn amina(args: &[&str]) -> Output {
 
 fn populate(database: &str) {
     amina(&[
-        "crash-test", "--database", database, "--trials", "1", "--phones", "4", "--overdue",
+        "crash-test",
+        "--database",
+        database,
+        "--trials",
+        "1",
+        "--phones",
+        "4",
+        "--overdue",
         "3",
     ]);
-    amina(&["admin", "create-user", "--role", "auditor", "aud", "--database", database]);
+    amina(&[
+        "admin",
+        "create-user",
+        "--role",
+        "auditor",
+        "aud",
+        "--database",
+        database,
+    ]);
 }
 
 fn counts(database: &str) -> serde_json::Value {
@@ -44,8 +59,17 @@ fn counts(database: &str) -> serde_json::Value {
 fn round_trip(source: &str, target: &str, backup: &std::path::Path, pg_bin: &[&str]) {
     populate(source);
     let before = counts(source);
-    for table in ["persons", "fixes", "audit_log", "integration_feed", "deregistrations"] {
-        assert!(before[table].as_i64() > Some(0), "{table} is populated: {before}");
+    for table in [
+        "persons",
+        "fixes",
+        "audit_log",
+        "integration_feed",
+        "deregistrations",
+    ] {
+        assert!(
+            before[table].as_i64() > Some(0),
+            "{table} is populated: {before}"
+        );
     }
     let b = backup.to_str().unwrap();
     amina(&[&["backup", "--database", source, "--to", b], pg_bin].concat());

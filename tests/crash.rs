@@ -92,7 +92,11 @@ fn the_checker_finds_missing_fixes_half_applied_changes_and_feed_gaps() {
         "--work-dir",
         work.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let acks = work.join("acks.log");
     let check = |acks: &std::path::Path| {
         amina(&[
@@ -105,7 +109,11 @@ fn the_checker_finds_missing_fixes_half_applied_changes_and_feed_gaps() {
         ])
     };
     let intact = check(&acks);
-    assert!(intact.status.success(), "{}", String::from_utf8_lossy(&intact.stdout));
+    assert!(
+        intact.status.success(),
+        "{}",
+        String::from_utf8_lossy(&intact.stdout)
+    );
 
     let findings = |out: &std::process::Output| -> serde_json::Value {
         assert!(!out.status.success(), "the break goes unnoticed");

@@ -88,16 +88,51 @@ async fn postgres_restarts_under_load_lose_nothing_and_need_no_server_restart() 
     let dir = tempfile::tempdir().unwrap();
     amina(&["migrate", "--database", &pg.url]);
     let cards = dir.path().join("cards.csv");
-    amina(&["sim", "cards", "--phones", "12", "--out", cards.to_str().unwrap()]);
-    amina(&["import", "cards", cards.to_str().unwrap(), "--database", &pg.url]);
+    amina(&[
+        "sim",
+        "cards",
+        "--phones",
+        "12",
+        "--out",
+        cards.to_str().unwrap(),
+    ]);
+    amina(&[
+        "import",
+        "cards",
+        cards.to_str().unwrap(),
+        "--database",
+        &pg.url,
+    ]);
     let (mut node, url) = start_node(&pg.url);
     let ack_log = dir.path().join("acks.log");
 
     let sim = Command::new(env!("CARGO_BIN_EXE_amina"))
         .args([
-            "sim", "run", "--url", &url, "--phones", "12", "--seed", "3", "--interval", "0.25",
-            "--batch", "2", "--duration", "16", "--silent", "0", "--trip", "0", "--spoofer",
-            "0", "--offline", "0", "--json", "--quiet", "--ack-log",
+            "sim",
+            "run",
+            "--url",
+            &url,
+            "--phones",
+            "12",
+            "--seed",
+            "3",
+            "--interval",
+            "0.25",
+            "--batch",
+            "2",
+            "--duration",
+            "16",
+            "--silent",
+            "0",
+            "--trip",
+            "0",
+            "--spoofer",
+            "0",
+            "--offline",
+            "0",
+            "--json",
+            "--quiet",
+            "--ack-log",
         ])
         .arg(&ack_log)
         .stdout(Stdio::piped())
@@ -124,12 +159,19 @@ async fn postgres_restarts_under_load_lose_nothing_and_need_no_server_restart() 
         }
         let acked_before = acks(&ack_log);
         let (status, retry_after, code) = health(&http, &url).await;
-        assert_eq!(status, 503, "round {round}: unavailable while the database is down");
+        assert_eq!(
+            status, 503,
+            "round {round}: unavailable while the database is down"
+        );
         assert!(
             retry_after.is_some_and(|s| s.parse::<u32>().is_ok_and(|n| n > 0)),
             "round {round}: 503 carries Retry-After"
         );
-        assert_eq!(code.as_deref(), Some("database_unavailable"), "round {round}");
+        assert_eq!(
+            code.as_deref(),
+            Some("database_unavailable"),
+            "round {round}"
+        );
         // Phones meet the outage for a while.
         tokio::time::sleep(Duration::from_secs(2)).await;
         pg.start().expect("start PostgreSQL again");
@@ -159,7 +201,11 @@ async fn postgres_restarts_under_load_lose_nothing_and_need_no_server_restart() 
     }
 
     let out = sim.wait_with_output().expect("the simulator ends");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let errors = report["errors"].as_object().unwrap();
     assert!(
@@ -184,6 +230,9 @@ async fn postgres_restarts_under_load_lose_nothing_and_need_no_server_restart() 
     let findings: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
     assert!(check.status.success(), "{findings}");
     assert_eq!(findings["acknowledged_missing"], 0, "{findings}");
-    assert!(findings["acknowledged"].as_u64().unwrap() > 100, "{findings}");
+    assert!(
+        findings["acknowledged"].as_u64().unwrap() > 100,
+        "{findings}"
+    );
     eprintln!("report: {report}\nfindings: {findings}");
 }

@@ -54,8 +54,21 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     let database = format!("sqlite:{}", db_path.display());
     amina(&["migrate", "--database", &database]);
     let cards = dir.path().join("cards.csv");
-    amina(&["sim", "cards", "--phones", "3", "--out", cards.to_str().unwrap()]);
-    amina(&["import", "cards", cards.to_str().unwrap(), "--database", &database]);
+    amina(&[
+        "sim",
+        "cards",
+        "--phones",
+        "3",
+        "--out",
+        cards.to_str().unwrap(),
+    ]);
+    amina(&[
+        "import",
+        "cards",
+        cards.to_str().unwrap(),
+        "--database",
+        &database,
+    ]);
 
     let password = "correct-horse-battery-staple-9";
     let mut create = Command::new(env!("CARGO_BIN_EXE_amina"))
@@ -99,17 +112,28 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
             let _ = writeln!(log, "{line}");
         }
     });
-    let url = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-        panic!(
-            "the server did not start: {}",
-            std::fs::read_to_string(&log_path).unwrap_or_default()
-        )
-    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            panic!(
+                "the server did not start: {}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            )
+        });
     let http = reqwest::Client::new();
 
     // Enrolment, binding and uploads: the simulator's phones.
     amina(&[
-        "sim", "run", "--url", &url, "--phones", "2", "--interval", "0.3", "--duration", "1.5",
+        "sim",
+        "run",
+        "--url",
+        &url,
+        "--phones",
+        "2",
+        "--interval",
+        "0.3",
+        "--duration",
+        "1.5",
         "--quiet",
     ]);
     // A phone of our own: VAPID key (created on first use), OwnTracks.
@@ -128,8 +152,14 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         .signed_post("/v1/me/owntracks", b"{}", &device_id)
         .await
         .expect("OwnTracks provisioning");
-    let ot_user = provisioned["config"]["username"].as_str().unwrap().to_string();
-    let ot_secret = provisioned["config"]["password"].as_str().unwrap().to_string();
+    let ot_user = provisioned["config"]["username"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ot_secret = provisioned["config"]["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let ot_key = provisioned["config"]["encryptionKey"]
         .as_str()
         .unwrap()
@@ -137,8 +167,10 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     let report = http
         .post(format!("{url}/v1/owntracks"))
         .basic_auth(&ot_user, Some(&ot_secret))
-        .json(&serde_json::json!({"_type": "location", "lat": 55.75, "lon": 37.61,
-                                  "acc": 10, "tst": jiff::Timestamp::now().as_second()}))
+        .json(
+            &serde_json::json!({"_type": "location", "lat": 55.75, "lon": 37.61,
+                                  "acc": 10, "tst": jiff::Timestamp::now().as_second()}),
+        )
         .send()
         .await
         .unwrap();

@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(paths, vec![toml.clone(), db.clone(), wal.clone()]);
         assert_eq!(found[0].holds, "integration sender keys");
         let text = found[1].to_string();
-        assert!(text.contains("0644") && text.contains("chmod 600"), "{text}");
+        assert!(
+            text.contains("0644") && text.contains("chmod 600"),
+            "{text}"
+        );
 
         // A world-readable config without keys is no secret.
         std::fs::write(&toml, "[rules]\nwindow_days = 5\n").unwrap();

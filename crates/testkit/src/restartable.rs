@@ -76,7 +76,10 @@ impl RestartablePg {
     fn create() -> Result<RestartablePg, String> {
         let install = cluster::find_install()?;
         if !install.bindir.join("pg_ctl").is_file() {
-            return Err(format!("there is no pg_ctl in {}", install.bindir.display()));
+            return Err(format!(
+                "there is no pg_ctl in {}",
+                install.bindir.display()
+            ));
         }
         let run_as = cluster::run_as()?;
         let base = std::env::temp_dir();

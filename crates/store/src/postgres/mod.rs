@@ -1507,7 +1507,10 @@ mod durability_tests {
     #[test]
     fn connections_ask_for_durable_commits_unless_the_url_chose() {
         assert_eq!(durable_commit_options(None), "-c synchronous_commit=on");
-        assert_eq!(durable_commit_options(Some(" ")), "-c synchronous_commit=on");
+        assert_eq!(
+            durable_commit_options(Some(" ")),
+            "-c synchronous_commit=on"
+        );
         assert_eq!(
             durable_commit_options(Some("-c statement_timeout=5s")),
             "-c statement_timeout=5s -c synchronous_commit=on"
