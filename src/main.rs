@@ -3,11 +3,14 @@
 //! `main` parses the command line, loads configuration and hands over to a
 //! library function; nothing here decides a rule.
 
+mod backup;
 mod bench_detect;
 mod bench_geofence;
 mod bench_ingest;
 mod bench_ingest_pg;
 mod bench_scale;
+mod consistency;
+mod crash_test;
 mod detect_eval;
 mod events;
 mod sim;
@@ -116,6 +119,40 @@ enum Command {
     /// Events from the federal migration system: list, show, replay; sender keys.
     #[command(subcommand)]
     Events(events::EventsCommand),
+    /// Kill the server with SIGKILL at random moments under simulated load,
+    /// restart it, and check the database after each kill
+    /// (docs/reliability.md). The database must be empty.
+    CrashTest(crash_test::CrashTestArgs),
+    /// Check the database's invariants: acknowledged fixes stored once,
+    /// state consistent with fixes, feed gapless, audit chain intact.
+    CheckConsistency {
+        /// The simulator's `--ack-log`: each fix in it must be stored.
+        #[arg(long)]
+        ack_log: Option<PathBuf>,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a consistent backup of the database to a new file (SQLite:
+    /// VACUUM INTO; PostgreSQL: pg_dump --format=custom).
+    Backup {
+        /// The backup file; must not exist.
+        #[arg(long)]
+        to: PathBuf,
+        /// Directory of pg_dump (PostgreSQL only); default: PATH.
+        #[arg(long, env = "AMINA_PG_BIN")]
+        pg_bin: Option<PathBuf>,
+    },
+    /// Restore a backup into a new database (SQLite: a file that does not
+    /// exist yet; PostgreSQL: an existing, empty database).
+    Restore {
+        /// The backup file written by `amina backup`.
+        #[arg(long)]
+        from: PathBuf,
+        /// Directory of pg_restore (PostgreSQL only); default: PATH.
+        #[arg(long, env = "AMINA_PG_BIN")]
+        pg_bin: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -364,6 +401,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(l) = listen {
                 config.listen = l;
             }
+            let exposed = amina_server::file_modes::exposed_secret_files(
+                &config,
+                cli.common.config.as_deref(),
+            );
+            if !exposed.is_empty() {
+                for e in &exposed {
+                    tracing::error!(file = %e.path.display(), "secret file exposed: {e}");
+                }
+                let list: Vec<String> = exposed.iter().map(|e| e.to_string()).collect();
+                bail!(
+                    "refusing to start: files holding secrets can be read by others:\n  {}",
+                    list.join("\n  ")
+                );
+            }
             serve(config, demo).await
         }
         Command::Migrate => {
@@ -602,6 +653,55 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stays(args) => stays(&args),
         Command::Detect(DetectCommand::Evaluate(args)) => {
             print!("{}", detect_eval::run(&args)?);
+            Ok(())
+        }
+        Command::CrashTest(args) => {
+            let config = load_config(&cli.common)?;
+            let report = crash_test::run(&config.database_url(), &args).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.to_text());
+            }
+            if report.failed_checks > 0 {
+                bail!(
+                    "{} of {} checks failed",
+                    report.failed_checks,
+                    report.checks
+                );
+            }
+            Ok(())
+        }
+        Command::CheckConsistency { ack_log, json } => {
+            let config = load_config(&cli.common)?;
+            let acks = ack_log
+                .as_deref()
+                .map(consistency::read_ack_log)
+                .transpose()?;
+            let findings = consistency::check(&config.database_url(), acks.as_ref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&findings)?);
+            } else {
+                print!("{}", findings.to_text());
+            }
+            if !findings.ok() {
+                bail!("the database breaks its invariants");
+            }
+            Ok(())
+        }
+        Command::Backup { to, pg_bin } => {
+            let config = load_config(&cli.common)?;
+            backup::backup(&config.database_url(), &to, pg_bin.as_deref())?;
+            println!("backup written to {}", to.display());
+            Ok(())
+        }
+        Command::Restore { from, pg_bin } => {
+            let config = load_config(&cli.common)?;
+            backup::restore(&config.database_url(), &from, pg_bin.as_deref()).await?;
+            println!(
+                "restored {}; check it with `amina audit verify`",
+                from.display()
+            );
             Ok(())
         }
         Command::Events(cmd) => {

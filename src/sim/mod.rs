@@ -15,6 +15,7 @@
 pub mod model;
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -100,6 +101,11 @@ pub struct RunArgs {
     /// No progress bar (it is hidden anyway when stderr is not a terminal).
     #[arg(long)]
     pub quiet: bool,
+    /// Append one line `DEVICE_ID SEQ` per fix the server acknowledged
+    /// (HTTP 200, stored now or already), written as each answer arrives:
+    /// what a crash or restart test checks against the database.
+    #[arg(long)]
+    pub ack_log: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -121,6 +127,7 @@ impl RunArgs {
             offline: mix.offline,
             json: false,
             quiet: true,
+            ack_log: None,
         }
     }
 
@@ -284,10 +291,27 @@ struct Tally {
 struct Shared {
     tally: Mutex<Tally>,
     latency_us: Mutex<Histogram<u64>>,
+    /// `--ack-log`: acknowledged fixes, one line each.
+    ack_log: Option<Mutex<std::io::LineWriter<std::fs::File>>>,
+}
+
+/// How a harness steers a run from outside (`amina crash-test`).
+#[derive(Default)]
+pub struct Control {
+    /// Told once every phone is enrolled and bound.
+    pub enrolled: Option<tokio::sync::oneshot::Sender<()>>,
+    /// When it turns true, the phones stop recording and the run ends
+    /// (before `--duration` if need be).
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// Enrol the phones, play them for the duration, and report.
 pub async fn play(args: &RunArgs) -> anyhow::Result<Report> {
+    play_with(args, Control::default()).await
+}
+
+/// [`play`], steered by `control`.
+pub async fn play_with(args: &RunArgs, control: Control) -> anyhow::Result<Report> {
     anyhow::ensure!(!args.url.is_empty(), "--url names no server");
     anyhow::ensure!(args.interval > 0.0, "--interval must be positive");
     anyhow::ensure!(
@@ -357,6 +381,19 @@ pub async fn play(args: &RunArgs) -> anyhow::Result<Report> {
     }
     bar.finish_and_clear();
     let enrol_seconds = began.elapsed().as_secs_f64();
+    if let Some(enrolled) = control.enrolled {
+        let _ = enrolled.send(());
+    }
+    let ack_log = match &args.ack_log {
+        Some(path) => Some(Mutex::new(std::io::LineWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?,
+        ))),
+        None => None,
+    };
 
     // Play.
     let shared = Arc::new(Shared {
@@ -364,6 +401,7 @@ pub async fn play(args: &RunArgs) -> anyhow::Result<Report> {
         latency_us: Mutex::new(
             Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid histogram bounds"),
         ),
+        ack_log,
     });
     let interval = SignedDuration::from_secs_f64(args.interval);
     let duration = Duration::from_secs_f64(args.duration);
@@ -377,9 +415,11 @@ pub async fn play(args: &RunArgs) -> anyhow::Result<Report> {
         let bar = bar.clone();
         let seed = args.seed;
         let batch = args.batch;
+        let stop = control.stop.clone();
         tasks.push(tokio::spawn(async move {
             play_phone(
                 phone, plan, seed, batch, interval, start, start_wall, duration, &shared, &bar,
+                stop,
             )
             .await
         }));
@@ -450,6 +490,7 @@ async fn play_phone(
     duration: Duration,
     shared: &Shared,
     bar: &ProgressBar,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
 ) {
     let mut queue: Vec<FixWire> = Vec::new();
     let mut spoofed_sent = 0u64;
@@ -460,6 +501,9 @@ async fn play_phone(
             break;
         }
         tokio::time::sleep_until(start + offset).await;
+        if stop.as_ref().is_some_and(|s| *s.borrow()) {
+            break;
+        }
         let at = model::report_instant(start_wall, interval, &plan, k);
         let run = model::RunTime {
             elapsed_s: offset.as_secs_f64(),
@@ -489,7 +533,8 @@ async fn play_phone(
             let t0 = Instant::now();
             let result = phone.upload(&queue[..n]).await;
             let elapsed_us = t0.elapsed().as_micros() as u64;
-            match record(shared, elapsed_us, &result) {
+            let device_id = phone.device_id.as_deref().unwrap_or_default();
+            match record(shared, device_id, elapsed_us, &result) {
                 Outcome::Stored => {
                     queue.drain(..n);
                 }
@@ -517,6 +562,7 @@ enum Outcome {
 
 fn record(
     shared: &Shared,
+    device_id: &str,
     elapsed_us: u64,
     result: &Result<IngestResponse, ClientError>,
 ) -> Outcome {
@@ -532,6 +578,13 @@ fn record(
             t.accepted += r.accepted.len() as u64;
             t.duplicate += r.duplicates.len() as u64;
             t.flagged += r.flagged.len() as u64;
+            if let Some(log) = &shared.ack_log {
+                let mut log = log.lock().expect("no panics hold the lock");
+                for seq in r.accepted.iter().chain(&r.duplicates) {
+                    // A failed write must not pass silently: the log is evidence.
+                    writeln!(log, "{device_id} {seq}").expect("writing the --ack-log file");
+                }
+            }
             Outcome::Stored
         }
         Err(e) => {

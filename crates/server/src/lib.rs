@@ -10,6 +10,7 @@ pub mod config;
 pub mod console;
 pub mod detection_job;
 pub mod error;
+pub mod file_modes;
 pub mod i18n;
 pub mod integration_job;
 pub mod limits;

@@ -113,14 +113,14 @@ impl Cluster {
 
 /// A PostgreSQL installation: a directory with `initdb` and `postgres`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Install {
-    bindir: PathBuf,
-    version: (u32, u32),
+pub(crate) struct Install {
+    pub(crate) bindir: PathBuf,
+    pub(crate) version: (u32, u32),
 }
 
 /// The OS user the server runs as when this process is root.
 #[derive(Debug, Clone)]
-struct RunAs {
+pub(crate) struct RunAs {
     uid: u32,
     gid: u32,
 }
@@ -159,7 +159,7 @@ pub(crate) fn start_with(overrides: &[String]) -> Result<Cluster, String> {
 
 /// Finds the highest PostgreSQL version that has both `initdb` and `postgres`,
 /// on `PATH` or where Debian (and a source build) put them.
-fn find_install() -> Result<Install, String> {
+pub(crate) fn find_install() -> Result<Install, String> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect())
         .unwrap_or_default();
@@ -239,7 +239,7 @@ fn effective_uid() -> Option<u32> {
 
 /// `None` when the server can run as this process's user; otherwise the
 /// unprivileged user to run it as.
-fn run_as() -> Result<Option<RunAs>, String> {
+pub(crate) fn run_as() -> Result<Option<RunAs>, String> {
     if effective_uid() != Some(0) {
         return Ok(None);
     }
@@ -263,7 +263,7 @@ fn run_as() -> Result<Option<RunAs>, String> {
 }
 
 /// A command that runs as `run_as` (when set) in `dir`.
-fn command(program: &Path, run_as: Option<&RunAs>, dir: &Path) -> Command {
+pub(crate) fn command(program: &Path, run_as: Option<&RunAs>, dir: &Path) -> Command {
     let mut command = Command::new(program);
     command.current_dir(dir).env("HOME", dir);
     if let Some(run_as) = run_as {
@@ -292,7 +292,7 @@ fn pid_namespace() -> String {
 
 /// Creates the cluster's temporary directory, records who owns it and hands
 /// it to the server's user.
-fn make_dir(base: &Path, run_as: Option<&RunAs>) -> Result<PathBuf, String> {
+pub(crate) fn make_dir(base: &Path, run_as: Option<&RunAs>) -> Result<PathBuf, String> {
     let pid = std::process::id();
     let mut attempt = 0;
     let dir = loop {
@@ -325,7 +325,7 @@ fn make_dir(base: &Path, run_as: Option<&RunAs>) -> Result<PathBuf, String> {
 }
 
 /// Runs `initdb` into `dir/data`.
-fn initdb(install: &Install, run_as: Option<&RunAs>, dir: &Path) -> Result<(), String> {
+pub(crate) fn initdb(install: &Install, run_as: Option<&RunAs>, dir: &Path) -> Result<(), String> {
     let output = command(&install.bindir.join("initdb"), run_as, dir)
         .arg("-D")
         .arg(dir.join("data"))
@@ -354,7 +354,7 @@ enum Launch {
 }
 
 /// A port that was free a moment ago.
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
@@ -461,7 +461,7 @@ fn launch(
 }
 
 /// The last lines of the server's log, for error messages.
-fn log_tail(dir: &Path) -> String {
+pub(crate) fn log_tail(dir: &Path) -> String {
     let log = fs::read_to_string(dir.join("postgres.log")).unwrap_or_default();
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")

@@ -48,9 +48,11 @@
 
 mod cluster;
 mod durable;
+mod restartable;
 mod skip;
 
 pub use durable::DurableCluster;
+pub use restartable::{pg_bindir, restartable_pg, RestartablePg};
 pub use skip::skip_or_fail;
 
 use std::collections::hash_map::RandomState;

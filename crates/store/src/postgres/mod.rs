@@ -173,6 +173,7 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("amina");
         }
+        config.options(durable_commit_options(config.get_options()));
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -201,6 +202,26 @@ impl PostgresStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool.get().await.map_err(pool_error)
+    }
+}
+
+/// The startup options of every connection: `synchronous_commit = on`
+/// unless the URL's own `options` already choose a level.
+///
+/// A write is acknowledged (HTTP 200) only after its transaction commits,
+/// and the phone then forgets the fixes; that promise holds only if a
+/// commit is on disk when COMMIT returns. A server tuned with
+/// `synchronous_commit = off` (common advice for write-heavy loads) would
+/// answer COMMIT before writing the WAL, and a database crash in the next
+/// fraction of a second would lose acknowledged fixes. Found by the
+/// database restart test (tests/db_restart.rs), whose cluster runs with that
+/// setting on purpose. An operator who wants a stronger level (e.g.
+/// `remote_apply`) says so in the URL: `?options=-c%20synchronous_commit%3Dremote_apply`.
+pub fn durable_commit_options(options: Option<&str>) -> String {
+    match options {
+        Some(o) if o.contains("synchronous_commit") => o.to_string(),
+        Some(o) if !o.trim().is_empty() => format!("{o} -c synchronous_commit=on"),
+        _ => "-c synchronous_commit=on".to_string(),
     }
 }
 
@@ -1495,5 +1516,52 @@ impl Store for PostgresStore {
             active_devices: n(3)?,
             fixes: n(4)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod durability_tests {
+    use super::*;
+
+    #[test]
+    fn connections_ask_for_durable_commits_unless_the_url_chose() {
+        assert_eq!(durable_commit_options(None), "-c synchronous_commit=on");
+        assert_eq!(
+            durable_commit_options(Some(" ")),
+            "-c synchronous_commit=on"
+        );
+        assert_eq!(
+            durable_commit_options(Some("-c statement_timeout=5s")),
+            "-c statement_timeout=5s -c synchronous_commit=on"
+        );
+        assert_eq!(
+            durable_commit_options(Some("-c synchronous_commit=remote_apply")),
+            "-c synchronous_commit=remote_apply"
+        );
+    }
+
+    /// The test cluster runs with `synchronous_commit = off` server-wide;
+    /// the store's own sessions must still commit durably.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn store_sessions_commit_durably_on_a_server_tuned_otherwise() {
+        let Some(db) = amina_testkit::fresh_pg_database() else {
+            return;
+        };
+        let store = PostgresStore::connect(&db.url).await.unwrap();
+        let client = store.client().await.unwrap();
+        let level: String = client
+            .query_one("SHOW synchronous_commit", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(level, "on");
+        let (raw, connection) = tokio_postgres::connect(&db.url, NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let server_default: String = raw
+            .query_one("SHOW synchronous_commit", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(server_default, "off", "the test would prove nothing");
     }
 }

@@ -157,10 +157,7 @@ impl SqliteStore {
     /// Open (creating if needed) the database file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
-        }
+        create_private(&path)?;
         let conn = open_connection(&path, true)?;
         let (tx, rx) = mpsc::channel::<WriteJob>();
         std::thread::Builder::new()
@@ -227,6 +224,37 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
+    }
+}
+
+/// Creates the database file's missing directories (mode 0700) and the file
+/// itself (mode 0600) if it does not exist: it holds keys and personal
+/// data, and SQLite would create it with the process's umask (often 0644).
+/// Its `-wal` and `-shm` files inherit the database file's mode. Existing
+/// files are left as they are (`amina serve` refuses exposed ones).
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let failed = |what: &Path, e: std::io::Error| {
+        StoreError::Unavailable(format!("{}: {e}", what.display()))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| failed(dir, e))?;
+        }
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(failed(path, e)),
     }
 }
 
