@@ -214,7 +214,12 @@ pub fn decode(body: &[u8], key: &str) -> Result<Message, OwnTracksError> {
         .and_then(|d| d.as_str())
         .ok_or_else(|| malformed("an encrypted message needs a string data"))?;
     let inner = decrypt(key, data)?;
-    let value: serde_json::Value = serde_json::from_slice(&inner).map_err(malformed)?;
+    parse_message(&inner)
+}
+
+/// Parse a decrypted message (the plaintext inside the envelope).
+pub fn parse_message(plaintext: &[u8]) -> Result<Message, OwnTracksError> {
+    let value: serde_json::Value = serde_json::from_slice(plaintext).map_err(malformed)?;
     parse_plain(value)
 }
 

@@ -111,8 +111,7 @@ pub fn build_geofence(config: &Config) -> Result<Geofence, StartError> {
         .map(|r| (r.code.as_str(), r.slug.as_str()))
         .collect();
     match &config.regions.file {
-        None => Geofence::from_geojson(amina_domain::geofence::EMBEDDED_GEOJSON, &pilot)
-            .map_err(|e| StartError::Regions(e.to_string())),
+        None => Geofence::from_embedded(&pilot).map_err(|e| StartError::Regions(e.to_string())),
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| StartError::Regions(format!("{}: {e}", file.display())))?;

@@ -64,7 +64,7 @@ mod topology;
 
 use std::fmt;
 
-use geo::{Coord, Intersects, MultiPolygon};
+use geo::{Coord, Intersects, MultiPolygon, Validation};
 use rstar::primitives::{GeomWithData, Line};
 use rstar::{RTree, AABB};
 
@@ -177,7 +177,24 @@ impl Geofence {
     /// Reads the pilot regions from a GeoJSON FeatureCollection whose
     /// features carry a `code` property. `pilot` lists `(code, slug)` in
     /// priority order. Features of other codes are ignored.
+    ///
+    /// Every pilot region's geometry must be valid in the OGC sense (no
+    /// self-intersecting ring, holes inside their shell, polygons of one
+    /// region not overlapping): on an invalid one the fast path and the
+    /// exact reference would disagree about who is inside. The check costs
+    /// seconds on the real boundaries; [`Geofence::from_embedded`] skips it
+    /// for the shipped file, which the test suite checks instead.
     pub fn from_geojson(geojson: &str, pilot: &[(&str, &str)]) -> Result<Self, GeofenceError> {
+        Self::build(geojson, pilot, true)
+    }
+
+    /// The shipped boundaries (`data/regions/moscow-region-boundaries.geojson`)
+    /// with a configured pilot.
+    pub fn from_embedded(pilot: &[(&str, &str)]) -> Result<Self, GeofenceError> {
+        Self::build(EMBEDDED_GEOJSON, pilot, false)
+    }
+
+    fn build(geojson: &str, pilot: &[(&str, &str)], validate: bool) -> Result<Self, GeofenceError> {
         if pilot.is_empty() {
             return Err(GeofenceError::EmptyPilot);
         }
@@ -198,6 +215,16 @@ impl Geofence {
         }
         let codes: Vec<&str> = pilot.iter().map(|(c, _)| *c).collect();
         let parsed = geojson::read_regions(geojson, &codes)?;
+        if validate {
+            for (p, code) in parsed.iter().zip(&codes) {
+                p.shape
+                    .check_validation()
+                    .map_err(|e| GeofenceError::BadGeometry {
+                        code: code.to_string(),
+                        reason: format!("invalid geometry: {e}"),
+                    })?;
+            }
+        }
 
         let mut regions = Vec::with_capacity(parsed.len());
         let mut areas = Vec::with_capacity(parsed.len());
@@ -257,7 +284,7 @@ impl Geofence {
     /// The shipped boundaries (`data/regions/moscow-region-boundaries.geojson`)
     /// with the default pilot, Moscow then Moscow Oblast.
     pub fn embedded() -> Self {
-        Self::from_geojson(EMBEDDED_GEOJSON, DEFAULT_PILOT).expect(
+        Self::from_embedded(DEFAULT_PILOT).expect(
             "invariant: the embedded file holds RU-MOW and RU-MOS as valid MultiPolygons \
              (checked by the geofence tests on every build)",
         )

@@ -103,6 +103,47 @@ fn rings_must_be_closed_and_long_enough() {
     assert!(matches!(e, GeofenceError::BadGeometry { ref reason, .. } if reason.contains("fewer")));
 }
 
+/// Found by fuzzing (fuzz/regressions/region_geojson/): on geometry that is
+/// not valid, the grid's ray casting and `geo`'s point-in-polygon disagree,
+/// so the fast path and the exact reference classify differently. Such a
+/// file is refused with the region and the reason.
+#[test]
+fn invalid_geometry_is_refused() {
+    // A bow tie: the ring crosses itself.
+    let bow_tie =
+        r#"{"type":"Polygon","coordinates":[[[37,55],[37.1,55.1],[37.1,55],[37,55.1],[37,55]]]}"#;
+    // A hole that sticks out of its shell.
+    let hole_out = r#"{"type":"Polygon","coordinates":[[[37,55],[37.1,55],[37.1,55.1],[37,55.1],[37,55]],[[37.05,55.05],[37.2,55.05],[37.2,55.06],[37.05,55.06],[37.05,55.05]]]}"#;
+    // Two polygons of one region that overlap.
+    let overlap = r#"{"type":"MultiPolygon","coordinates":[[[[37,55],[37.1,55],[37.1,55.1],[37,55.1],[37,55]]],[[[37.05,55],[37.2,55],[37.2,55.1],[37.05,55.1],[37.05,55]]]]}"#;
+    for geometry in [bow_tie, hole_out, overlap] {
+        let e = error(&collection(&[("A", geometry)]), &[("A", "a")]);
+        assert!(
+            matches!(e, GeofenceError::BadGeometry { ref code, ref reason } if code == "A" && reason.contains("invalid geometry")),
+            "{geometry}: {e}"
+        );
+    }
+    // The input the fuzzer found: the real boundaries thinned until a hole
+    // of Moscow Oblast crosses its shell.
+    let found = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/regressions/region_geojson/thinned-hole-crosses-shell.geojson"
+    ));
+    let e = Geofence::from_geojson(found, DEFAULT_PILOT).unwrap_err();
+    assert!(
+        matches!(e, GeofenceError::BadGeometry { ref code, .. } if code == "RU-MOS"),
+        "{e}"
+    );
+}
+
+/// The shipped file is loaded without the (slow) validity check at every
+/// start; here it is checked once.
+#[test]
+fn embedded_file_is_valid_geometry() {
+    let g = Geofence::from_geojson(EMBEDDED_GEOJSON, DEFAULT_PILOT).expect("valid geometry");
+    assert_eq!(g.regions().len(), 2);
+}
+
 #[test]
 fn positions_must_be_valid_coordinates() {
     let far = r#"{"type":"Polygon","coordinates":[[[37,55],[237,55],[37.1,55.1],[37,55]]]}"#;

@@ -132,29 +132,7 @@ pub async fn upload_fixes(
     let started = std::time::Instant::now();
     let bytes = read_body(body, state.config.ingest.max_body_bytes).await?;
     let device = verify_device_request(&state, "POST", "/v1/fixes", &headers, Some(&bytes)).await?;
-    let batch: FixBatch = parse_json(&bytes)?;
-    if batch.fixes.is_empty() {
-        return Err(ApiError::unprocessable(
-            "empty_batch",
-            "a batch needs at least one fix",
-        ));
-    }
-    let max = state.config.ingest.max_batch_fixes;
-    if batch.fixes.len() > max {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!("at most {max} fixes per batch"),
-        ));
-    }
-    let fixes = batch
-        .fixes
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            parse_fix(w).map_err(|e| e.with_detail(serde_json::json!({"index": i, "seq": w.seq})))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let fixes = parse_fix_batch(&bytes, state.config.ingest.max_batch_fixes)?;
     let n = fixes.len();
     let now = state.clock.now();
     let outcome = match state
@@ -198,6 +176,34 @@ pub async fn upload_fixes(
         flagged: outcome.flagged,
         status,
     }))
+}
+
+/// Parse an upload body (a [`FixBatch`] in JSON) into domain fixes, exactly
+/// as `POST /v1/fixes` does after the signature checked out: at least one
+/// and at most `max_fixes` fixes, each valid, or the first reason why not.
+pub fn parse_fix_batch(bytes: &[u8], max_fixes: usize) -> Result<Vec<FixInput>, ApiError> {
+    let batch: FixBatch = parse_json(bytes)?;
+    if batch.fixes.is_empty() {
+        return Err(ApiError::unprocessable(
+            "empty_batch",
+            "a batch needs at least one fix",
+        ));
+    }
+    if batch.fixes.len() > max_fixes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("at most {max_fixes} fixes per batch"),
+        ));
+    }
+    batch
+        .fixes
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            parse_fix(w).map_err(|e| e.with_detail(serde_json::json!({"index": i, "seq": w.seq})))
+        })
+        .collect()
 }
 
 /// Convert one wire fix into a domain fix, or say what is wrong with it.

@@ -18,6 +18,7 @@ use amina_client::integration::{
     RejectionWire, RejectionsPage,
 };
 use amina_client::proto::{content_digest, parse_signature_header, ErrorBody, CONTENT_DIGEST};
+use amina_domain::calendar::ProductionCalendar;
 use amina_domain::integration::{
     check_time, EventBody, EventId, EventKind, EventRefusal, InboundEvent, RegionCode,
 };
@@ -179,6 +180,21 @@ pub fn parse_event(w: &EventWire) -> Result<InboundEvent, EventRefusal> {
     })
 }
 
+/// Parse and check an event body as `POST /v1/integration/events` does once
+/// the sender's signature checked out: JSON, then the event's fields, then
+/// its times against `now` and the production calendar.
+pub fn parse_event_body(
+    bytes: &[u8],
+    calendar: &ProductionCalendar,
+    now: Timestamp,
+    skew: SignedDuration,
+) -> Result<InboundEvent, ApiError> {
+    let wire: EventWire = super::parse_json(bytes)?;
+    let event = parse_event(&wire).map_err(|e| refusal(&e))?;
+    check_time(&event, calendar, now, skew).map_err(|e| refusal(&e))?;
+    Ok(event)
+}
+
 fn refusal(e: &EventRefusal) -> ApiError {
     ApiError::unprocessable(e.code(), e.to_string())
 }
@@ -259,19 +275,11 @@ pub async fn receive_event(
                 .as_str()
                 .map(|s| s.chars().take(128).collect())
         });
-    let wire: EventWire = match super::parse_json(&bytes) {
-        Ok(w) => w,
-        Err(e) => return Err(rejected(&state, &sender, raw_id, e).await),
-    };
     let now = state.clock.now();
-    let checked = parse_event(&wire).and_then(|event| {
-        let skew = SignedDuration::from_secs(i64::from(state.config.rules.clock_skew_s));
-        check_time(&event, &state.monitor.calendar, now, skew)?;
-        Ok(event)
-    });
-    let event = match checked {
+    let skew = SignedDuration::from_secs(i64::from(state.config.rules.clock_skew_s));
+    let event = match parse_event_body(&bytes, &state.monitor.calendar, now, skew) {
         Ok(e) => e,
-        Err(e) => return Err(rejected(&state, &sender, raw_id, refusal(&e)).await),
+        Err(e) => return Err(rejected(&state, &sender, raw_id, e).await),
     };
     let canonical = serde_json::to_vec(&event).map_err(|_| ApiError::internal())?;
     let digest = content_digest(&canonical);

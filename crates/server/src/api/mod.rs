@@ -25,6 +25,10 @@ use utoipa::OpenApi;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The pure parsers behind the device and integration endpoints, callable
+/// without a server (the fuzz targets and their corpus replay use them).
+pub use device::{parse_fix, parse_fix_batch};
+
 /// The OpenAPI document, served at /openapi.json.
 #[derive(OpenApi)]
 #[openapi(
@@ -230,7 +234,7 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiErro
 }
 
 /// Parse a JSON body, with a machine-readable reason on failure.
-pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let code = if e.to_string().contains("unknown field") {
             "unknown_field"
