@@ -352,6 +352,10 @@ async fn a_crash_between_detach_and_drop_is_finished_by_the_next_run(h: Harness)
     .unwrap();
     let now = msk("2025-11-10 12:00");
     let cutoff = amina_domain::retention::cutoff(now, 90).unwrap();
+    // Until it is reduced, the detached day still counts as raw fixes.
+    let st = s.retention_status(cutoff).await.unwrap();
+    assert_eq!((st.raw_before_cutoff, st.oldest_raw), (1, Some(d0)));
+    assert!(!st.is_ok());
     let b = s.retire_fix_partitions(cutoff, now).await.unwrap();
     assert_eq!((b.partitions, b.fixes_removed), (1, 1));
     assert_eq!(s.daily_presence(pid, 10).await.unwrap().len(), 1);

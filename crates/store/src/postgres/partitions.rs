@@ -274,6 +274,39 @@ impl PostgresStore {
     }
 }
 
+/// Rows and the oldest recorded time in retired day tables that are not
+/// reduced yet (a run stopped between its two steps): still raw fixes for
+/// `amina retention verify`.
+pub(super) async fn retired_raw<C: GenericClient>(
+    c: &C,
+) -> Result<(u64, Option<Timestamp>), StoreError> {
+    let tables = query(
+        c,
+        "SELECT relname::text FROM pg_class WHERE relkind = 'r' \
+         AND relname LIKE 'fixes\\_retired\\_%' AND pg_table_is_visible(oid)",
+        &[],
+    )
+    .await?;
+    let (mut rows, mut oldest) = (0u64, None::<Timestamp>);
+    for t in &tables {
+        let name: String = get(t, 0)?;
+        if day_of(&name, "fixes_retired_").is_none() {
+            continue;
+        }
+        let r = super::query_one(
+            c,
+            &format!("SELECT count(*), min(recorded_at) FROM {name}"),
+            &[],
+        )
+        .await?;
+        rows += get::<i64>(&r, 0)? as u64;
+        if let Some(at) = super::opt_ts(&r, 1)? {
+            oldest = Some(oldest.map_or(at, |o: Timestamp| o.min(at)));
+        }
+    }
+    Ok((rows, oldest))
+}
+
 /// Summarise one retired day table into `daily_presence` (merged with any
 /// summary already there for a person and that day); returns (people, fixes).
 ///

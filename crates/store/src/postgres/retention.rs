@@ -203,10 +203,17 @@ impl RetentionStore for PostgresStore {
             &[],
         )
         .await?;
+        // Day tables detached by a run that stopped before reducing them
+        // are still raw fixes.
+        let (retired, retired_oldest) = super::partitions::retired_raw(&client).await?;
+        let oldest = match (opt_ts(&raw, 1)?, retired_oldest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Ok(RetentionStatus {
             cutoff,
-            raw_before_cutoff: get::<i64>(&raw, 0)? as u64,
-            oldest_raw: opt_ts(&raw, 1)?,
+            raw_before_cutoff: get::<i64>(&raw, 0)? as u64 + retired,
+            oldest_raw: oldest,
             summary_days: get::<i64>(&days, 0)? as u64,
             summarised_fixes: get::<i64>(&days, 1)? as u64,
             removed_fixes: get::<i64>(&runs, 1)? as u64,
