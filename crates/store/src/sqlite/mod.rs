@@ -234,6 +234,10 @@ impl SqliteStore {
 /// files are left as they are (`amina serve` refuses exposed ones).
 fn create_private(path: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let name = path.as_os_str().to_string_lossy();
+    if name == ":memory:" || name.starts_with("file:") {
+        return Ok(()); // not a plain file path: SQLite's own business
+    }
     let failed = |what: &Path, e: std::io::Error| {
         StoreError::Unavailable(format!("{}: {e}", what.display()))
     };
