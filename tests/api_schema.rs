@@ -120,6 +120,8 @@ fn schemathesis(
             "--report-junit-path",
         ])
         .arg(report)
+        // schemathesis keeps a cache in its working directory.
+        .current_dir(report.parent().expect("report in a directory"))
         .env("PYTHONPATH", &hooks)
         .env("SCHEMATHESIS_HOOKS", "amina_hooks")
         .env("AMINA_SCHEMA_BASE", base)

@@ -233,10 +233,7 @@ mod schema_tests {
         let doc = serde_json::to_value(super::super::ApiDoc::openapi()).expect("JSON");
         let schema = &doc["components"]["schemas"]["EnrolBody"];
         let variants = schema["oneOf"].as_array().expect("oneOf");
-        let refs: Vec<&str> = variants
-            .iter()
-            .filter_map(|v| v["$ref"].as_str())
-            .collect();
+        let refs: Vec<&str> = variants.iter().filter_map(|v| v["$ref"].as_str()).collect();
         assert_eq!(
             refs,
             [
