@@ -21,9 +21,12 @@ use amina_server::error::ApiError;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use jiff::{SignedDuration, Timestamp};
 
+/// One harness: feeds arbitrary bytes to one parser.
+pub type Harness = fn(&[u8]);
+
 /// Every target, by name: the names of the `fuzz_targets/` binaries and of
 /// the corpus folders.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("fix_batch", fix_batch),
     ("signature_headers", signature_headers),
     ("card_csv", card_csv),

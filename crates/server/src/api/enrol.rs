@@ -142,8 +142,10 @@ pub async fn enrol(
     ))
 }
 
-/// The two forms of the enrolment body, for the API description.
-#[derive(utoipa::ToSchema)]
+/// The two forms of the enrolment body, for the API description: either
+/// object as it is, not wrapped in a `Secret` / `Code` member (untagged).
+#[derive(utoipa::ToSchema, serde::Deserialize)]
+#[serde(untagged)]
 #[allow(dead_code)] // documents the body; requests are dispatched by `is_code_request`
 pub enum EnrolBody {
     Secret(EnrolRequest),
@@ -216,5 +218,29 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(ha, hb);
         assert_eq!(token_hash(&a), ha);
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use utoipa::OpenApi;
+
+    /// Found by API schema testing (tests/api_schema.rs): the document
+    /// described the body as `{"Secret": {…}}` or `{"Code": {…}}`, which
+    /// the server refuses; it reads the two objects as they are.
+    #[test]
+    fn the_documented_enrolment_body_is_what_the_server_reads() {
+        let doc = serde_json::to_value(super::super::ApiDoc::openapi()).expect("JSON");
+        let schema = &doc["components"]["schemas"]["EnrolBody"];
+        let variants = schema["oneOf"].as_array().expect("oneOf");
+        let refs: Vec<&str> = variants.iter().filter_map(|v| v["$ref"].as_str()).collect();
+        assert_eq!(
+            refs,
+            [
+                "#/components/schemas/EnrolRequest",
+                "#/components/schemas/CodeEnrolRequest"
+            ],
+            "{schema}"
+        );
     }
 }
