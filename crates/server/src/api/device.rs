@@ -117,6 +117,7 @@ fn new_device_id() -> String {
         (status = 200, body = IngestResponse),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field, digest_mismatch"),
         (status = 401, body = ErrorBody, description = "signature_missing, signature_malformed, signature_expired, signature_invalid, unknown_device"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),
         (status = 409, body = ErrorBody, description = "sequence_reused"),
         (status = 413, body = ErrorBody, description = "body_too_large, batch_too_large"),
@@ -238,6 +239,7 @@ pub fn parse_fix(w: &FixWire) -> Result<FixInput, ApiError> {
     responses(
         (status = 200, body = StatusView),
         (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),
     )
 )]

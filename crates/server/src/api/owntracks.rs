@@ -80,6 +80,7 @@ fn endpoint_url(state: &AppState, headers: &HeaderMap) -> String {
     responses(
         (status = 201, body = OwnTracksProvisioned),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),
     )
 )]
@@ -153,6 +154,7 @@ pub struct OwnTracksStopped {
     responses(
         (status = 200, body = OwnTracksStopped),
         (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),
     )
 )]
@@ -196,6 +198,7 @@ pub struct LimitQuery {
         (status = 200, description = "`[]`: stored (or a re-sent fix acknowledged); nothing to send back"),
         (status = 400, body = ErrorBody, description = "malformed_json, encryption_required, decryption_failed"),
         (status = 401, body = ErrorBody, description = "owntracks_auth_missing, owntracks_auth_failed, unknown_device"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked, owntracks_identity_mismatch"),
         (status = 409, body = ErrorBody, description = "sequence_reused (same tst, other content)"),
         (status = 413, body = ErrorBody, description = "body_too_large"),

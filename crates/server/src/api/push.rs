@@ -46,6 +46,7 @@ pub async fn key(State(state): State<AppState>) -> Result<Json<PushKeyResponse>,
         (status = 200, body = PushSubscriptionResponse),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field, digest_mismatch"),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),
         (status = 422, body = ErrorBody, description = "invalid_push_endpoint, invalid_push_key, invalid_push_auth, invalid_language"),
     )
@@ -85,6 +86,7 @@ pub async fn put_subscription(
     responses(
         (status = 204, description = "no active subscription any more"),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),
     )
 )]
@@ -108,6 +110,7 @@ pub async fn delete_subscription(
         (status = 201, body = CheckinResponse),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field, digest_mismatch"),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),
         (status = 422, body = ErrorBody, description = "invalid_permission, invalid_queued_fixes, invalid_geo_error, invalid_battery"),
     )

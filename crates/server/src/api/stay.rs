@@ -89,6 +89,7 @@ fn rules(state: &AppState) -> NoticeRules {
     responses(
         (status = 200, body = AddressSearchResponse),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),
         (status = 422, body = ErrorBody, description = "query_too_short, query_too_long"),
     )
@@ -134,6 +135,7 @@ pub async fn search_addresses(
         (status = 200, body = NoticeResponse, description = "The same notice was already in force"),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field, digest_mismatch"),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),
         (status = 404, body = ErrorBody, description = "unknown_address"),
         (status = 409, body = ErrorBody, description = "not_registered"),
@@ -201,6 +203,7 @@ pub async fn submit_notice(
     responses(
         (status = 200, body = NoticesResponse),
         (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),
     )
 )]
@@ -273,6 +276,7 @@ pub async fn with_place(
     responses(
         (status = 200, body = MyDataView),
         (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),
     )
 )]
