@@ -5,26 +5,9 @@
 //! every count matches (docs/reliability.md, "Backup and restore").
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output, Stdio};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_amina"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run amina")
-}
-
-fn amina(args: &[&str]) -> Output {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "amina {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod support;
+use support::{amina, run};
 
 fn populate(database: &str) {
     amina(&[

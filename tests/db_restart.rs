@@ -4,55 +4,17 @@
 //! the server recovers by itself, without a restart of its own
 //! (docs/reliability.md, "Database restart").
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn amina(args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_amina"))
-        .args(args)
-        .output()
-        .expect("run amina");
-    assert!(
-        out.status.success(),
-        "amina {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod support;
+use support::{amina, start_node as start_serve, Node};
 
 fn start_node(database: &str) -> (Node, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amina"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
-        .env("RUST_LOG", "error")
-        .env("AMINA_SCHEDULER__INTERVAL_S", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start amina serve");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("amina listening on ") {
-                let _ = tx.send(url.to_string());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server says where it listens");
-    (Node(child), url)
+    start_serve(
+        database,
+        &[("RUST_LOG", "error"), ("AMINA_SCHEDULER__INTERVAL_S", "1")],
+    )
 }
 
 fn acks(path: &std::path::Path) -> usize {

@@ -3,57 +3,16 @@
 //! spoofed fixes come back flagged, and nothing fails. On PostgreSQL the
 //! phones are spread over two server nodes sharing the database.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 const PHONES: usize = 40;
 
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn amina(args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_amina"))
-        .args(args)
-        .output()
-        .expect("run amina");
-    assert!(
-        out.status.success(),
-        "amina {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod support;
+use support::{amina, start_node as start_serve, Node};
 
 /// Start `amina serve` on a free port; returns the node and its base URL.
 fn start_node(database: &str) -> (Node, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amina"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start amina serve");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("amina listening on ") {
-                let _ = tx.send(url.to_string());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server says where it listens");
-    (Node(child), url)
+    start_serve(database, &[("RUST_LOG", "warn")])
 }
 
 fn import_cards(dir: &Path, database: &str) {

@@ -455,8 +455,8 @@ impl Default for LimitsConfig {
             device_burst: 600,
             account_per_minute: 600,
             account_burst: 300,
-            sign_in_per_minute: 10,
-            sign_in_burst: 5,
+            sign_in_per_minute: 30,
+            sign_in_burst: 20,
             max_request_bytes: 1024 * 1024,
         }
     }

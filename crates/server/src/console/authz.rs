@@ -410,6 +410,25 @@ pub async fn authorize(
 ) -> Response {
     let path = matched.as_ref().map(|m| m.as_str()).unwrap_or("");
     let Some(rule) = rule_for(req.method(), path) else {
+        // A method the path does not have: 405 with the methods it has,
+        // decided here (nothing without a rule is passed on).
+        let allowed: Vec<&str> = RULES
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.method)
+            .collect();
+        if !allowed.is_empty() {
+            let mut resp = crate::error::ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{path} answers {}", allowed.join(", ")),
+            )
+            .into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&allowed.join(", ")) {
+                resp.headers_mut().insert(axum::http::header::ALLOW, v);
+            }
+            return resp;
+        }
         tracing::error!(path, method = %req.method(), "route without an authorisation rule");
         return PageError::new(StatusCode::FORBIDDEN, "no_rule").into_response();
     };

@@ -158,3 +158,30 @@ async fn a_phone_reads_and_changes_only_its_own_person(b: Backend) {
     assert_eq!(v["error"], "signature_invalid");
     assert_eq!(app.fix_count("AB0000001").await, 1);
 }
+
+/// A method a path does not have is 405 with `Allow`, not a refusal page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_method_the_path_does_not_have_is_405_with_allow() {
+    let app = TestApp::spawn(Backend::Sqlite, moscow("2025-11-24T10:00"))
+        .await
+        .expect("SQLite");
+    let client = reqwest::Client::new();
+    for (method, path, allow) in [
+        ("TRACE", "/healthz", "GET"),
+        ("DELETE", "/v1/fixes", "POST"),
+        ("PUT", "/console/login", "GET, POST"),
+    ] {
+        let r = client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", app.base),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405, "{method} {path}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"], "method_not_allowed");
+    }
+}
