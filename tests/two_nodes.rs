@@ -5,8 +5,6 @@
 //! with a one-second scheduler interval and small batches so that their
 //! sweeps interleave.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,36 +14,19 @@ use amina_store::NewBindingToken;
 
 const PEOPLE: usize = 240;
 
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod support;
+use support::{spawn_serve, Node};
 
 fn start_node(url: &str) -> (Node, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_amina"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", url])
-        .env("AMINA_SCHEDULER__INTERVAL_S", "1")
-        .env("AMINA_SCHEDULER__BATCH_SIZE", "7")
-        .env("RUST_LOG", "info")
-        .env("AMINA_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start amina serve");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (Node(child), rx)
+    spawn_serve(
+        url,
+        &[
+            ("AMINA_SCHEDULER__INTERVAL_S", "1"),
+            ("AMINA_SCHEDULER__BATCH_SIZE", "7"),
+            ("RUST_LOG", "info"),
+            ("AMINA_LOG_FORMAT", "json"),
+        ],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
