@@ -169,9 +169,10 @@ pub fn content_security_policy(tile_origin: Option<&str>) -> String {
     }
 }
 
-/// What the browser may do with console pages: load only from this origin
-/// (images also from a configured tile server, see `console.tile_url`),
-/// never frame them, never keep them in a cache (they show personal data).
+/// What the browser may do with what this server answers: console pages
+/// load only from this origin (images also from a configured tile server,
+/// see `console.tile_url`) and are never cached (they show personal data);
+/// no answer is sniffed, framed or leaks the referrer; HSTS with TLS.
 pub async fn security_headers(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     req: axum::extract::Request,
@@ -179,21 +180,30 @@ pub async fn security_headers(
 ) -> Response {
     let console = req.uri().path().starts_with("/console");
     let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    if console {
+        // An unusable tile URL is refused when the configuration loads;
+        // here it would only mean no tile origin is admitted.
+        let origin = state.config.console.tile_origin().ok().flatten();
+        let csp = content_security_policy(origin.as_deref());
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static("default-src 'self'")),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     // Every answer: no sniffing, no referrer, never framed; answers that
     // are not pages (JSON, assets) may load nothing at all. The app's and
-    // the console's pages set their own policy.
-    let h = resp.headers_mut();
+    // the console's pages have their own policy.
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if !h.contains_key(header::REFERRER_POLICY) {
-        h.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-    }
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
@@ -205,27 +215,6 @@ pub async fn security_headers(
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(header::STRICT_TRANSPORT_SECURITY, v);
         }
-    }
-    if console {
-        // An unusable tile URL is refused when the configuration loads;
-        // here it would only mean no tile origin is admitted.
-        let origin = state.config.console.tile_origin().ok().flatten();
-        let csp = content_security_policy(origin.as_deref());
-        let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static("default-src 'self'")),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        h.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
     resp
 }
