@@ -55,6 +55,24 @@ impl Db {
         }
     }
 
+    /// Rows of text columns (every column must be text).
+    pub async fn text_rows(&self, sql: &str) -> anyhow::Result<Vec<Vec<String>>> {
+        match self {
+            Db::Sqlite(c) => {
+                let mut stmt = c.prepare(sql)?;
+                let n = stmt.column_count();
+                let rows = stmt.query_map([], |r| (0..n).map(|i| r.get(i)).collect())?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            }
+            Db::Postgres(c) => Ok(c
+                .query(sql, &[])
+                .await?
+                .iter()
+                .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
+                .collect()),
+        }
+    }
+
     /// Rows of (text, integer).
     pub async fn pairs(&self, sql: &str) -> anyhow::Result<Vec<(String, i64)>> {
         match self {

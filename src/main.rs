@@ -13,6 +13,7 @@ mod consistency;
 mod crash_test;
 mod detect_eval;
 mod events;
+mod push_service;
 mod sim;
 mod traces;
 

@@ -3,7 +3,11 @@
 //! simulated phones upload and the scheduler deregisters and publishes,
 //! restarts it, and checks after every kill that every acknowledged fix is
 //! stored exactly once, that no state change is half-applied and that the
-//! feed is gapless (docs/reliability.md).
+//! feed is gapless (docs/reliability.md). People subscribed to Web Push at
+//! a push service on loopback fall due all through the run, so the push
+//! queue works while it is killed: nothing is marked sent that the push
+//! service did not accept, nothing arrives that the queue does not hold,
+//! and a repeat happens only where a kill cut the sender off.
 //!
 //! A handful of kills per backend here; the long run sets
 //! `AMINA_CRASH_TRIALS` (e.g. 100) or runs `amina crash-test` directly.
@@ -51,6 +55,19 @@ fn crash_test(database: &str) -> serde_json::Value {
     assert!(
         report["request_errors"]["transport"].as_u64().unwrap_or(0) > 0,
         "the phones saw the server die: {report}"
+    );
+    let push = &report["push"];
+    assert!(push["accepted"].as_u64().unwrap() > 0, "{push}");
+    assert!(push["refused_retry"].as_u64().unwrap() > 0, "{push}");
+    assert!(push["refused_gone"].as_u64().unwrap() > 0, "{push}");
+    assert!(
+        push["kills_with_pending"].as_u64().unwrap() > 0,
+        "at least one kill cut through the push queue's work: {push}"
+    );
+    assert_eq!(
+        push["queue"]["pending"].as_u64().unwrap_or(0),
+        0,
+        "the queue drained: {push}"
     );
     report
 }
