@@ -130,7 +130,10 @@ pub struct OutboxItem {
     pub key: String,
     pub notice: Notice,
     pub decided_at: Timestamp,
-    /// Attempts including this one.
+    /// This attempt's number: the answered attempts before it, plus one.
+    /// A claim whose sender died before recording an answer is not
+    /// counted: a crash in the middle of a batch must not use up the
+    /// attempts of notices that were never sent.
     pub attempts: u32,
     pub endpoint: String,
     pub p256dh: Vec<u8>,
@@ -182,6 +185,7 @@ pub struct OutboxRecord {
     pub key: String,
     pub notice: Notice,
     pub state: OutboxState,
+    /// Attempts with a recorded answer (or transport error).
     pub attempts: u32,
     pub decided_at: Timestamp,
     pub next_attempt_at: Timestamp,

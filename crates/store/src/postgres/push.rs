@@ -476,8 +476,7 @@ impl PushStore for PostgresStore {
             };
             execute(
                 &tx,
-                "UPDATE push_outbox SET attempts = attempts + 1, next_attempt_at = $2 \
-                 WHERE id = $1",
+                "UPDATE push_outbox SET next_attempt_at = $2 WHERE id = $1",
                 &[&record.id, &to_system(now + lease)],
             )
             .await?;
@@ -518,7 +517,7 @@ impl PushStore for PostgresStore {
         };
         let changed = execute(
             &tx,
-            "UPDATE push_outbox SET state = $2, \
+            "UPDATE push_outbox SET state = $2, attempts = attempts + 1, \
              next_attempt_at = coalesce($3, next_attempt_at), \
              last_status = $4, sent_at = $5 WHERE id = $1 AND state = 'pending'",
             &[&r.outbox_id, &state, &next, &status, &sent_at],

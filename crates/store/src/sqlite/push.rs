@@ -424,11 +424,8 @@ impl PushStore for SqliteStore {
                         .execute(params![id])?;
                     continue;
                 };
-                conn.prepare_cached(
-                    "UPDATE push_outbox SET attempts = attempts + 1, next_attempt_at = ?2 \
-                     WHERE id = ?1",
-                )?
-                .execute(params![id, to_ms(now + lease)])?;
+                conn.prepare_cached("UPDATE push_outbox SET next_attempt_at = ?2 WHERE id = ?1")?
+                    .execute(params![id, to_ms(now + lease)])?;
                 let record = conn
                     .prepare_cached(&format!(
                         "SELECT {OUTBOX_COLUMNS} FROM push_outbox WHERE id = ?1"
@@ -440,7 +437,7 @@ impl PushStore for SqliteStore {
                     key: record.key,
                     notice: record.notice,
                     decided_at: record.decided_at,
-                    attempts: record.attempts,
+                    attempts: record.attempts + 1,
                     endpoint: sub.endpoint,
                     p256dh: sub.p256dh,
                     auth: sub.auth,
@@ -468,7 +465,7 @@ impl PushStore for SqliteStore {
             };
             let changed = conn
                 .prepare_cached(
-                    "UPDATE push_outbox SET state = ?2, \
+                    "UPDATE push_outbox SET state = ?2, attempts = attempts + 1, \
                      next_attempt_at = coalesce(?3, next_attempt_at), \
                      last_status = ?4, sent_at = ?5 WHERE id = ?1 AND state = 'pending'",
                 )?
