@@ -172,7 +172,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
     let mut phones = Vec::with_capacity(args.phones);
     for i in 0..args.phones {
-        let mut client = DeviceClient::new(&base).with_http(http.clone());
+        let mut client = DeviceClient::with_http(&base, http.clone());
         client
             .enrol_and_bind(&format!("BENCH{i:06}"), "bench-secret")
             .await

@@ -356,7 +356,7 @@ pub async fn play_with(args: &RunArgs, control: Control) -> anyhow::Result<Repor
     let mut tasks = Vec::with_capacity(plans.len());
     for (n, plan) in plans.iter().enumerate() {
         let base = &args.url[n % args.url.len()];
-        let mut phone = DeviceClient::new(base).with_http(http.clone());
+        let mut phone = DeviceClient::with_http(base, http.clone());
         let card = model::card_number(plan.index);
         let sem = Arc::clone(&sem);
         let bar = bar.clone();

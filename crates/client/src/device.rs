@@ -44,19 +44,22 @@ pub struct DeviceClient {
 }
 
 impl DeviceClient {
+    /// A phone with a new key and its own HTTP client.
     pub fn new(base_url: &str) -> Self {
+        Self::with_http(base_url, reqwest::Client::new())
+    }
+
+    /// A phone with a new key, sending through `http` (many simulated
+    /// phones share one client: building one loads the system's
+    /// certificate store, which costs milliseconds).
+    pub fn with_http(base_url: &str, http: reqwest::Client) -> Self {
         DeviceClient {
             base: base_url.trim_end_matches('/').to_string(),
-            http: reqwest::Client::new(),
+            http,
             key: DeviceKey::generate(),
             device_id: None,
             clock: Arc::new(Timestamp::now),
         }
-    }
-
-    pub fn with_http(mut self, http: reqwest::Client) -> Self {
-        self.http = http;
-        self
     }
 
     async fn decode<T: serde::de::DeserializeOwned>(

@@ -282,7 +282,7 @@ async fn tls_termination_with_rustls() {
     // A client that does not trust the certificate is refused.
     assert!(reqwest::get(format!("{}/healthz", app.base)).await.is_err());
     // The real API over TLS.
-    let mut phone = DeviceClient::new(&app.base).with_http(https);
+    let mut phone = DeviceClient::with_http(&app.base, https);
     let clock = app.clock.clone();
     phone.clock = Arc::new(move || clock.now());
     phone
