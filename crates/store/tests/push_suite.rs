@@ -218,18 +218,45 @@ async fn planning_decides_each_notice_once_and_reads_only_due_people(h: Harness)
     assert_eq!((r.people, r.decided), (1, 0));
 }
 
-async fn claims_lease_retry_and_record_every_attempt(h: Harness) {
+/// A subscribed person whose "no fix" notice was decided at `day` (25 hours
+/// after enrolment); `oldest` lets it be sent.
+struct Decided {
+    /// Owns the database: dropping it drops the database.
+    _h: Harness,
+    s: SharedStore,
+    pid: i64,
+    day: Timestamp,
+    oldest: Timestamp,
+}
+
+async fn one_decided_notice(h: Harness, card: &str, endpoint: &str, lang: &str) -> Decided {
     let s = h.migrated().await;
-    let m = monitor();
-    let rules = PushRules::default();
     let at = msk("2025-11-25 10:00");
-    let (pid, _, dev) = enrolled_with_device(&s, &m, "UZ2000005", at).await;
-    s.put_subscription(&dev, sub("https://push.example/q", "tg"), at)
+    let (pid, _, dev) = enrolled_with_device(&s, &monitor(), card, at).await;
+    s.put_subscription(&dev, sub(endpoint, lang), at)
         .await
         .unwrap();
     let day = at + SignedDuration::from_hours(25);
-    s.plan_pushes(&rules, day, 100).await.unwrap();
-    let oldest = day - SignedDuration::from_hours(12);
+    s.plan_pushes(&PushRules::default(), day, 100)
+        .await
+        .unwrap();
+    Decided {
+        _h: h,
+        s,
+        pid,
+        day,
+        oldest: day - SignedDuration::from_hours(12),
+    }
+}
+
+async fn claims_lease_retry_and_record_every_attempt(h: Harness) {
+    let Decided {
+        _h,
+        s,
+        pid,
+        day,
+        oldest,
+    } = one_decided_notice(h, "UZ2000005", "https://push.example/q", "tg").await;
 
     let claimed = s.claim_pushes(day, LEASE, oldest, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
@@ -320,17 +347,13 @@ async fn claims_lease_retry_and_record_every_attempt(h: Harness) {
 /// notices it never sent must keep their attempts, or a few crashes in a
 /// row turn a notice into "failed" without one real attempt.
 async fn claims_without_an_answer_use_up_no_attempts(h: Harness) {
-    let s = h.migrated().await;
-    let m = monitor();
-    let rules = PushRules::default();
-    let at = msk("2025-11-25 10:00");
-    let (pid, _, dev) = enrolled_with_device(&s, &m, "UZ2000009", at).await;
-    s.put_subscription(&dev, sub("https://push.example/c", "uz"), at)
-        .await
-        .unwrap();
-    let day = at + SignedDuration::from_hours(25);
-    s.plan_pushes(&rules, day, 100).await.unwrap();
-    let oldest = day - SignedDuration::from_hours(12);
+    let Decided {
+        _h,
+        s,
+        pid,
+        day,
+        oldest,
+    } = one_decided_notice(h, "UZ2000009", "https://push.example/c", "uz").await;
     // Twelve senders in a row claim it and die before an answer.
     let mut t = day;
     for _ in 0..12 {
