@@ -86,6 +86,9 @@ pub struct IngestOutcome {
     /// Set when the registration had expired before this batch arrived.
     pub deregistered: bool,
     pub state: PersonState,
+    /// When the person last checked in (read in the batch's transaction),
+    /// so that the answer's status needs no second trip to the database.
+    pub last_checkin_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -220,6 +220,96 @@ async fn a_retry_is_never_stored_twice_across_a_partition_boundary(h: Harness) {
     );
 }
 
+/// The device's seq bound (migration 0015): fixes above it are not looked
+/// for in every partition, so it must stay above every stored seq, whoever
+/// inserts; and a device whose bound is not known is looked up in full and
+/// its bound learned.
+async fn the_seq_bound_keeps_retries_and_reuse_exact(h: Harness) {
+    let s = h.migrated().await;
+    let db = pg_client(pg_url(&h)).await;
+    let m = monitor();
+    let t0 = msk("2025-03-03 09:00");
+    let (pid, _, dev) = enrolled_with_device(&s, &m, "UZ8000009", t0).await;
+    let seq_high = |dev: &str| {
+        let dev = dev.to_string();
+        let db = &db;
+        async move {
+            db.query_one("SELECT seq_high FROM devices WHERE id = $1", &[&dev])
+                .await
+                .unwrap()
+                .get::<_, Option<i64>>(0)
+        }
+    };
+    assert_eq!(seq_high(&dev).await, Some(0), "a new device has no fixes");
+    let t1 = msk("2025-03-03 10:00");
+    let at = |k: i64| t1 + SignedDuration::from_mins(k);
+    s.ingest(
+        &m,
+        &dev,
+        (1..=3).map(|k| fix(k, at(k as i64), KREMLIN)).collect(),
+        at(3),
+    )
+    .await
+    .unwrap();
+    assert_eq!(seq_high(&dev).await, Some(3));
+
+    // A fix inserted behind the store's back, on the next day: the trigger
+    // raises the bound, so a reuse of its seq is still seen, and its retry
+    // is a duplicate.
+    db.batch_execute(&format!(
+        "INSERT INTO fixes (device_id, seq, person_id, lat, lon, accuracy_m, recorded_at, \
+         received_at, source, mock, battery_pct, zone, flags, counted) \
+         VALUES ('{dev}', 10, {pid}, 55.752, 37.6175, 12.5, '2025-03-04 08:00+03', \
+                 '2025-03-04 08:00+03', 'gps', false, 77, 'moscow', 0, true)"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(seq_high(&dev).await, Some(10));
+    let t2 = msk("2025-03-04 09:00");
+    let err = batch_error(s.ingest(&m, &dev, vec![fix(10, t2, KREMLIN)], t2).await);
+    assert_eq!(err, BatchError::SequenceReused { seq: 10 });
+    let retry = s
+        .ingest(
+            &m,
+            &dev,
+            vec![fix(10, msk("2025-03-04 08:00"), KREMLIN)],
+            t2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(retry.duplicates, [10]);
+
+    // A device from before the bound existed: NULL, every seq looked up,
+    // and the bound learned from what is stored (even when the batch is
+    // refused), then raised by the batches stored.
+    db.batch_execute("UPDATE devices SET seq_high = NULL")
+        .await
+        .unwrap();
+    let err = batch_error(s.ingest(&m, &dev, vec![fix(2, t2, KREMLIN)], t2).await);
+    assert_eq!(err, BatchError::SequenceReused { seq: 2 });
+    assert_eq!(seq_high(&dev).await, Some(10));
+    let out = s
+        .ingest(
+            &m,
+            &dev,
+            vec![fix(3, at(3), KREMLIN), fix(11, t2, KREMLIN)],
+            t2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.accepted.as_slice(), out.duplicates.as_slice()),
+        (&[11u64][..], &[3u64][..])
+    );
+    assert_eq!(seq_high(&dev).await, Some(11));
+    let count: i64 = db
+        .query_one("SELECT count(*) FROM fixes WHERE device_id = $1", &[&dev])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 5);
+}
+
 async fn retention_drops_whole_day_partitions(h: Harness) {
     let s = h.migrated().await;
     let db = pg_client(pg_url(&h)).await;
@@ -509,6 +599,7 @@ suite!(
         batches_make_partitions_for_their_days,
         a_fix_of_a_day_without_partition_is_stored_and_moved_later,
         a_retry_is_never_stored_twice_across_a_partition_boundary,
+        the_seq_bound_keeps_retries_and_reuse_exact,
         retention_drops_whole_day_partitions,
         a_crash_between_detach_and_drop_is_finished_by_the_next_run,
         migration_moves_existing_fixes_into_partitions,

@@ -1210,6 +1210,263 @@ async fn concurrent_sweeps_and_ingest_deregister_each_person_once(h: Harness) {
     assert!(reported.len() >= PEOPLE / 2, "{}", reported.len());
 }
 
+// ---------------------------------------------------------------------------
+// Many batches at once. PostgreSQL stores the batches that wait together in
+// one transaction (group commit), as the SQLite writer does; what each
+// caller is told and what is stored must be what storing them one by one,
+// in some order, would give.
+
+/// Two "nodes" on one database for PostgreSQL; SQLite is one process's.
+async fn two_nodes(h: &Harness, s: &SharedStore) -> [SharedStore; 2] {
+    match s.backend() {
+        Backend::Postgres => [Arc::clone(s), h.another_store().await],
+        Backend::Sqlite => [Arc::clone(s), Arc::clone(s)],
+    }
+}
+
+async fn concurrent_batches_store_each_fix_exactly_once(h: Harness) {
+    const PEOPLE: usize = 12;
+    const COPIES: usize = 4;
+    let s = h.migrated().await;
+    let nodes = two_nodes(&h, &s).await;
+    let m = monitor();
+    let t0 = msk("2025-11-24 10:00");
+    let mut devices = Vec::new();
+    for i in 0..PEOPLE {
+        let (pid, _, dev) = enrolled_with_device(&s, &m, &format!("QQ{i:07}"), t0).await;
+        devices.push((pid, dev));
+    }
+    let t1 = msk("2025-11-25 09:00");
+    let at = move |seq: u64| t1 + SignedDuration::from_mins(seq as i64);
+    let now = at(200);
+
+    // Every phone's seqs 1..=10, in batches of two, sent COPIES times over
+    // by tasks on both nodes (lost acknowledgements, retried at once); and
+    // seq 100 sent twice at the same moment with different positions (a
+    // phone that reused a sequence number).
+    let mut tasks = tokio::task::JoinSet::new();
+    for (k, (_, dev)) in devices.iter().enumerate() {
+        for copy in 0..COPIES {
+            let (store, m, dev) = (Arc::clone(&nodes[(k + copy) % 2]), m.clone(), dev.clone());
+            tasks.spawn(async move {
+                let mut outcomes = Vec::new();
+                for first in (1..=10u64).step_by(2) {
+                    let batch = vec![
+                        fix(first, at(first), KREMLIN),
+                        fix(first + 1, at(first + 1), KREMLIN),
+                    ];
+                    outcomes.push((dev.clone(), store.ingest(&m, &dev, batch, now).await));
+                }
+                outcomes
+            });
+        }
+        for (variant, position) in [KREMLIN, (55.7600, 37.6200)].into_iter().enumerate() {
+            let (store, m, dev) = (Arc::clone(&nodes[variant]), m.clone(), dev.clone());
+            tasks.spawn(async move {
+                let batch = vec![fix(100, at(100), position)];
+                vec![(dev.clone(), store.ingest(&m, &dev, batch, now).await)]
+            });
+        }
+    }
+    let mut accepted: std::collections::HashMap<(String, u64), usize> = Default::default();
+    let mut reused = 0;
+    while let Some(joined) = tasks.join_next().await {
+        for (dev, outcome) in joined.expect("task") {
+            match outcome {
+                Ok(o) => {
+                    assert!(o.flagged.is_empty(), "{o:?}");
+                    for seq in o.accepted {
+                        *accepted.entry((dev.clone(), seq)).or_default() += 1;
+                    }
+                    for seq in o.duplicates {
+                        accepted.entry((dev.clone(), seq)).or_default();
+                    }
+                }
+                Err(StoreError::Batch(BatchError::SequenceReused { seq: 100 })) => reused += 1,
+                Err(e) => panic!("{dev}: {e:?}"),
+            }
+        }
+    }
+    // Each (device, seq) acknowledged as new exactly once; the other
+    // copies as duplicates; one of the two seq-100 uploads refused.
+    assert_eq!(accepted.len(), PEOPLE * 11);
+    assert!(accepted.values().all(|&n| n == 1), "{accepted:?}");
+    assert_eq!(reused, PEOPLE);
+    assert_eq!(
+        s.counts().await.expect("counts").fixes,
+        (PEOPLE * 11) as u64
+    );
+    for (pid, _) in &devices {
+        let stored = s.fixes(*pid, 100).await.expect("fixes");
+        assert_eq!(stored.len(), 11);
+        let mut seqs: Vec<u64> = stored.iter().map(|f| f.seq).collect();
+        seqs.sort();
+        assert_eq!(seqs, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100]);
+        let person = s.person(*pid).await.expect("read").expect("person");
+        assert_eq!(person.state.last_monitoring_at, Some(at(100)));
+    }
+}
+
+/// A batch whose insert fails inside the database (here a trigger behind
+/// the store's back) fails alone: the batches stored with it in one
+/// transaction are stored again without it.
+async fn a_failing_batch_does_not_fail_the_others(h: Harness) {
+    const PEOPLE: usize = 16;
+    let s = h.migrated().await;
+    let m = monitor();
+    let t0 = msk("2025-11-24 10:00");
+    let mut devices = Vec::new();
+    for i in 0..PEOPLE {
+        let (pid, _, dev) = enrolled_with_device(&s, &m, &format!("PP{i:07}"), t0).await;
+        devices.push((pid, dev));
+    }
+    let poisoned = devices[PEOPLE / 2].1.clone();
+    h.raw_sql(
+        &format!(
+            "CREATE TRIGGER poison_fix BEFORE INSERT ON fixes WHEN NEW.device_id = '{poisoned}' \
+             BEGIN SELECT RAISE(ABORT, 'poisoned fix'); END;"
+        ),
+        &format!(
+            "CREATE FUNCTION poison_fix() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'poisoned fix'; END $$; \
+             CREATE TRIGGER poison_fix BEFORE INSERT ON fixes FOR EACH ROW \
+             WHEN (NEW.device_id = '{poisoned}') EXECUTE FUNCTION poison_fix();"
+        ),
+    )
+    .await;
+    // On PostgreSQL, hold every person's row lock behind the store's back
+    // while the batches arrive, so that they queue and are taken as a group
+    // when the lock goes.
+    let holder = match &h.db {
+        Database::Postgres(db) => {
+            let client = pg_client(&db.url).await;
+            client
+                .batch_execute("BEGIN; SELECT 1 FROM persons FOR UPDATE;")
+                .await
+                .expect("lock everyone");
+            Some(client)
+        }
+        Database::Sqlite { .. } => None,
+    };
+    let t1 = msk("2025-11-25 09:00");
+    let mut tasks = tokio::task::JoinSet::new();
+    for (pid, dev) in &devices {
+        let (s, m, dev, pid) = (Arc::clone(&s), m.clone(), dev.clone(), *pid);
+        tasks.spawn(async move {
+            let out = s.ingest(&m, &dev, vec![fix(1, t1, KREMLIN)], t1).await;
+            (pid, dev, out)
+        });
+    }
+    if let Some(client) = holder {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        client.batch_execute("COMMIT").await.expect("unlock");
+    }
+    let mut stored = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (pid, dev, out) = joined.expect("task");
+        if dev == poisoned {
+            assert!(matches!(out, Err(StoreError::Internal(_))), "{out:?}");
+            let person = s.person(pid).await.expect("read").expect("person");
+            assert_eq!(person.state.last_monitoring_at, None);
+        } else {
+            assert_eq!(out.expect("stored").accepted, [1]);
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, PEOPLE - 1);
+    assert_eq!(s.counts().await.expect("counts").fixes, (PEOPLE - 1) as u64);
+}
+
+/// Batches of one person from two devices (a new phone bound while the old
+/// one's uploads are still arriving): the old device's batches are refused
+/// once it is revoked, whatever transaction they share with the new one's.
+async fn batches_of_a_revoked_device_are_refused_in_a_group(h: Harness) {
+    let s = h.migrated().await;
+    let m = monitor();
+    let t0 = msk("2025-11-24 10:00");
+    let (pid, _, old) = enrolled_with_device(&s, &m, "RR0000001", t0).await;
+    // Rebind: a new enrolment of the same card and a new device.
+    let t = token(t0 + SignedDuration::from_hours(2), "self");
+    let hash = t.hash;
+    s.enrol(
+        &m,
+        &number("RR0000001"),
+        t,
+        t0 + SignedDuration::from_hours(1),
+    )
+    .await
+    .expect("enrol again");
+    s.bind_device(
+        hash,
+        device("dev-RR-new", "self"),
+        t0 + SignedDuration::from_hours(1),
+    )
+    .await
+    .expect("bind the new phone");
+    let t1 = msk("2025-11-25 09:00");
+    let mut tasks = tokio::task::JoinSet::new();
+    for k in 0..8u64 {
+        let (s, m) = (Arc::clone(&s), m.clone());
+        let dev = if k % 2 == 0 {
+            old.clone()
+        } else {
+            "dev-RR-new".to_string()
+        };
+        tasks.spawn(async move {
+            let at = t1 + SignedDuration::from_mins(k as i64);
+            (
+                dev.clone(),
+                s.ingest(&m, &dev, vec![fix(k + 1, at, KREMLIN)], at).await,
+            )
+        });
+    }
+    let mut new_ok = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (dev, out) = joined.expect("task");
+        if dev == old {
+            assert!(matches!(out, Err(StoreError::DeviceRevoked)), "{out:?}");
+        } else {
+            assert_eq!(out.expect("stored").person_id, pid);
+            new_ok += 1;
+        }
+    }
+    assert_eq!(new_ok, 4);
+    assert_eq!(s.counts().await.expect("counts").fixes, 4);
+}
+
+/// The answer to an upload carries the person's last check-in, read with
+/// the batch, so that the server needs no second read for it.
+async fn ingest_reports_the_last_checkin(h: Harness) {
+    let s = h.migrated().await;
+    let m = monitor();
+    let t0 = msk("2025-11-24 10:00");
+    let (_, _, dev) = enrolled_with_device(&s, &m, "SS0000001", t0).await;
+    let t1 = msk("2025-11-25 09:00");
+    let out = s
+        .ingest(&m, &dev, vec![fix(1, t1, KREMLIN)], t1)
+        .await
+        .expect("ingest");
+    assert_eq!(out.last_checkin_at, None);
+    let checkin = amina_domain::reminders::Checkin {
+        at: t1 + SignedDuration::from_mins(1),
+        location: amina_domain::reminders::Permission::Granted,
+        notifications: amina_domain::reminders::Permission::Granted,
+        queued_fixes: 0,
+        geo_error: None,
+        battery_pct: Some(40),
+        charging: None,
+        network: None,
+        client: amina_domain::reminders::CheckinClient::App,
+    };
+    s.record_checkin(&dev, checkin).await.expect("check in");
+    let t2 = t1 + SignedDuration::from_mins(2);
+    let out = s
+        .ingest(&m, &dev, vec![fix(2, t2, KREMLIN)], t2)
+        .await
+        .expect("ingest");
+    assert_eq!(out.last_checkin_at, Some(t1 + SignedDuration::from_mins(1)));
+}
+
 async fn a_lost_database_is_unavailable(h: Harness) {
     let s = h.migrated().await;
     s.health().await.expect("healthy");
@@ -1321,6 +1578,10 @@ suite!(
         offline_fixes_count_at_their_recorded_instant,
         deregister_due_takes_only_due_people_once,
         late_batch_deregisters_first_and_does_not_count,
+        concurrent_batches_store_each_fix_exactly_once,
+        a_failing_batch_does_not_fail_the_others,
+        batches_of_a_revoked_device_are_refused_in_a_group,
+        ingest_reports_the_last_checkin,
     ],
     postgres_only: [
         concurrent_sweeps_and_ingest_deregister_each_person_once,

@@ -170,7 +170,13 @@ pub async fn upload_fixes(
         metrics::counter!("amina_deregistrations_total", "reason" => "no_monitoring").increment(1);
     }
     tracing::debug!(person_id = outcome.person_id, fixes = n, "batch stored");
-    let status = status_view(&state, outcome.person_id, &outcome.state).await?;
+    let status = status_view_with(
+        &state,
+        outcome.person_id,
+        &outcome.state,
+        outcome.last_checkin_at,
+    )
+    .await?;
     Ok(Json(IngestResponse {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,
@@ -266,6 +272,22 @@ pub(crate) async fn status_view(
     person_id: i64,
     s: &PersonState,
 ) -> Result<StatusView, ApiError> {
+    let last_checkin_at = state
+        .store
+        .last_checkin(person_id)
+        .await?
+        .map(|c| c.checkin.at);
+    status_view_with(state, person_id, s, last_checkin_at).await
+}
+
+/// [`status_view`] with the last check-in already known (an upload's
+/// answer: the store read it in the batch's transaction).
+pub(crate) async fn status_view_with(
+    state: &AppState,
+    person_id: i64,
+    s: &PersonState,
+    last_checkin_at: Option<Timestamp>,
+) -> Result<StatusView, ApiError> {
     let registered = s.status == RegistrationStatus::Registered;
     let deregistration_reason = if registered {
         None
@@ -289,11 +311,7 @@ pub(crate) async fn status_view(
         deregistration_reason,
         deadline_text: registered.then(|| crate::i18n::deadline_texts(s.deadline_at)),
         place_of_stay: None,
-        last_checkin_at: state
-            .store
-            .last_checkin(person_id)
-            .await?
-            .map(|c| c.checkin.at.to_string()),
+        last_checkin_at: last_checkin_at.map(|t| t.to_string()),
         reporting_device: None,
     })
 }

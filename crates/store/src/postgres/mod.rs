@@ -41,6 +41,7 @@ mod audit;
 mod console;
 mod detection;
 mod host;
+mod ingest;
 mod integration;
 mod owntracks;
 pub mod partitions;
@@ -50,7 +51,7 @@ mod signals;
 mod spotcheck;
 mod stay;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::error::Error as _;
 use std::time::Duration;
 
@@ -126,6 +127,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0013_checkin_circumstances",
         include_str!("../../migrations/postgres/0013_checkin_circumstances.sql"),
     ),
+    (
+        "0015_fix_seq_high",
+        include_str!("../../migrations/postgres/0015_fix_seq_high.sql"),
+    ),
 ];
 
 /// Pool size used by [`PostgresStore::connect`]. Several server processes
@@ -150,6 +155,8 @@ pub struct PostgresStore {
     pool: Pool,
     /// Days known to have a partition of `fixes` (see [`partitions`]).
     known_days: partitions::KnownDays,
+    /// Batches of fixes waiting for their group commit (see [`ingest`]).
+    ingest_queue: std::sync::Arc<ingest::IngestQueue>,
 }
 
 impl PostgresStore {
@@ -194,6 +201,7 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             known_days: partitions::KnownDays::default(),
+            ingest_queue: ingest::IngestQueue::new(ingest_writers(max_connections)),
         };
         // Fail now, not at the first request, if the database is unreachable.
         store.health().await?;
@@ -203,6 +211,13 @@ impl PostgresStore {
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool.get().await.map_err(pool_error)
     }
+}
+
+/// Groups of fix batches in flight at once (see [`ingest`]): enough to keep
+/// one group gathering while others wait for their commit, few enough to
+/// leave most of the pool to everything else.
+fn ingest_writers(max_connections: usize) -> usize {
+    (max_connections / 4).clamp(1, 4)
 }
 
 /// The startup options of every connection: `synchronous_commit = on`
@@ -1217,155 +1232,17 @@ impl Store for PostgresStore {
         fixes: Vec<FixInput>,
         now: Timestamp,
     ) -> Result<IngestOutcome, StoreError> {
-        let seqs: Vec<i64> = fixes
-            .iter()
-            .map(|f| to_i64(f.seq.get()))
-            .collect::<Result<_, _>>()?;
         self.ensure_recent_days(fixes.iter().map(|f| f.recorded_at), now)
             .await?;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-
-        // 1. Lock the device's person. A device never changes person, so the
-        //    sub-select may read devices without a lock.
-        let sql = format!(
-            "SELECT {PERSON_COLUMNS} FROM persons \
-             WHERE id = (SELECT person_id FROM devices WHERE id = $1) FOR UPDATE"
-        );
-        let person = match query_opt(&tx, &sql, &[&device_id]).await? {
-            Some(row) => person_from_row(&row)?,
-            None => {
-                let known = query_opt(&tx, "SELECT 1 FROM devices WHERE id = $1", &[&device_id])
-                    .await?
-                    .is_some();
-                return Err(if known {
-                    StoreError::UnknownPerson
-                } else {
-                    StoreError::UnknownDevice
-                });
-            }
-        };
-        let person_id = person.person_id;
-
-        // 2. Under the lock: the device's status (a rebinding may have
-        //    revoked it while we waited; revocation takes the same lock) and
-        //    the fixes this device already stored under the batch's seqs.
-        let rows = query(
-            &tx,
-            "SELECT d.status, f.seq, f.lat, f.lon, f.accuracy_m, f.recorded_at, f.source, \
-             f.mock, f.battery_pct \
-             FROM devices d LEFT JOIN fixes f ON f.device_id = d.id AND f.seq = ANY($2) \
-             WHERE d.id = $1",
-            &[&device_id, &seqs],
+        ingest::ingest(
+            &self.ingest_queue,
+            &self.pool,
+            monitor,
+            device_id,
+            fixes,
+            now,
         )
-        .await?;
-        let status: String = match rows.first() {
-            Some(row) => get(row, 0)?,
-            None => return Err(StoreError::UnknownDevice),
-        };
-        if status != "active" {
-            return Err(StoreError::DeviceRevoked);
-        }
-        let mut stored: HashMap<DeviceSeq, FixInput> = HashMap::new();
-        for row in &rows {
-            if get::<Option<i64>>(row, 1)?.is_some() {
-                let fix = fix_from_row(row, 1)?;
-                stored.insert(fix.seq, fix);
-            }
-        }
-
-        // 3. Decide, then write what was decided.
-        let plan =
-            monitor.plan_batch(&person.state, &fixes, |seq| stored.get(&seq).cloned(), now)?;
-        if let Some(d) = &plan.deregistration {
-            record_deregistration(
-                &tx,
-                person_id,
-                person.registration_id,
-                d,
-                DECIDED_BY_RULE,
-                now,
-            )
-            .await?;
-        }
-        let mut accepted = Vec::with_capacity(plan.inserts.len());
-        let mut flagged = Vec::new();
-        if !plan.inserts.is_empty() {
-            let n = plan.inserts.len();
-            let mut seq = Vec::with_capacity(n);
-            let mut lat = Vec::with_capacity(n);
-            let mut lon = Vec::with_capacity(n);
-            let mut acc = Vec::with_capacity(n);
-            let mut recorded = Vec::with_capacity(n);
-            let mut source = Vec::with_capacity(n);
-            let mut mock = Vec::with_capacity(n);
-            let mut battery = Vec::with_capacity(n);
-            let mut zone = Vec::with_capacity(n);
-            let mut flags = Vec::with_capacity(n);
-            let mut counted = Vec::with_capacity(n);
-            for (fix, outcome) in &plan.inserts {
-                seq.push(to_i64(fix.seq.get())?);
-                lat.push(fix.position.lat());
-                lon.push(fix.position.lon());
-                acc.push(fix.accuracy.get());
-                recorded.push(to_system(fix.recorded_at));
-                source.push(fix.source.as_str());
-                mock.push(fix.mock_location);
-                battery.push(fix.battery.map(|b| i16::from(b.get())));
-                zone.push(monitor.geofence.slug(outcome.zone).to_string());
-                // Two flag bits: always fits a smallint.
-                flags.push(flags_to_bits(outcome.flags) as i16);
-                counted.push(outcome.counted);
-                accepted.push(fix.seq.get());
-                if !outcome.flags.trustworthy() {
-                    flagged.push(fix.seq.get());
-                }
-            }
-            execute(
-                &tx,
-                "INSERT INTO fixes (device_id, seq, person_id, lat, lon, accuracy_m, recorded_at, \
-                 received_at, source, mock, battery_pct, zone, flags, counted) \
-                 SELECT $1, u.seq, $2, u.lat, u.lon, u.accuracy_m, u.recorded_at, $3, u.source, \
-                        u.mock, u.battery_pct, u.zone, u.flags, u.counted \
-                 FROM unnest($4::bigint[], $5::float8[], $6::float8[], $7::float8[], \
-                             $8::timestamptz[], $9::text[], $10::boolean[], $11::smallint[], \
-                             $12::text[], $13::smallint[], $14::boolean[]) \
-                      AS u(seq, lat, lon, accuracy_m, recorded_at, source, mock, battery_pct, \
-                           zone, flags, counted)",
-                &[
-                    &device_id,
-                    &person_id,
-                    &to_system(now),
-                    &seq,
-                    &lat,
-                    &lon,
-                    &acc,
-                    &recorded,
-                    &source,
-                    &mock,
-                    &battery,
-                    &zone,
-                    &flags,
-                    &counted,
-                ],
-            )
-            .await?;
-        }
-        if plan.state != person.state {
-            save_state(&tx, person_id, &plan.state).await?;
-        }
-        if let Some(rule) = amina_domain::signal::left_region(&person.state, &plan.state) {
-            signals::insert_signal(&tx, &rule_signal(person_id, rule)).await?;
-        }
-        tx.commit().await.map_err(db_error)?;
-        Ok(IngestOutcome {
-            person_id,
-            accepted,
-            duplicates: plan.duplicates.iter().map(|s| s.get()).collect(),
-            flagged,
-            deregistered: plan.deregistration.is_some(),
-            state: plan.state,
-        })
+        .await
     }
 
     async fn person(&self, person_id: i64) -> Result<Option<PersonView>, StoreError> {

@@ -99,6 +99,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0013_checkin_circumstances",
         include_str!("../../migrations/sqlite/0013_checkin_circumstances.sql"),
     ),
+    (
+        "0015_fix_seq_high",
+        include_str!("../../migrations/sqlite/0015_fix_seq_high.sql"),
+    ),
 ];
 
 /// Who records a deregistration that the monitoring rule decided.
@@ -1053,6 +1057,13 @@ impl Store for SqliteStore {
             if let Some(rule) = amina_domain::signal::left_region(&person.state, &plan.state) {
                 signals::insert_signal(conn, &rule_signal(person_id, rule))?;
             }
+            let last_checkin_at: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT c.at FROM persons p JOIN checkins c ON c.id = p.last_checkin_id \
+                     WHERE p.id = ?1",
+                )?
+                .query_row(params![person_id], |r| r.get(0))
+                .optional()?;
             Ok(IngestOutcome {
                 person_id,
                 accepted,
@@ -1060,6 +1071,7 @@ impl Store for SqliteStore {
                 flagged,
                 deregistered: plan.deregistration.is_some(),
                 state: plan.state,
+                last_checkin_at: last_checkin_at.map(from_ms).transpose()?,
             })
         })
         .await
