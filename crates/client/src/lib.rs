@@ -15,6 +15,7 @@
 
 pub mod device;
 pub mod integration;
+pub mod json_int;
 pub mod key;
 pub mod proto;
 pub mod push;

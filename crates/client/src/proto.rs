@@ -254,6 +254,7 @@ pub struct BindResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FixWire {
+    #[serde(deserialize_with = "crate::json_int::whole")]
     pub seq: i64,
     pub lat: f64,
     pub lon: f64,
@@ -264,7 +265,7 @@ pub struct FixWire {
     pub source: String,
     #[serde(default)]
     pub mock: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json_int::optional_whole")]
     pub battery_pct: Option<i64>,
 }
 

@@ -34,7 +34,8 @@ pub struct PushSubscriptionRequest {
     #[serde(
         default,
         rename = "expirationTime",
-        skip_serializing_if = "Option::is_none"
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json_int::optional_whole"
     )]
     pub expiration_time: Option<i64>,
     pub keys: PushSubscriptionKeys,
@@ -59,12 +60,13 @@ pub struct CheckinRequest {
     /// Notification permission, the same values.
     pub notifications: String,
     /// Fixes waiting in the phone's queue.
+    #[serde(deserialize_with = "crate::json_int::whole")]
     pub queued_fixes: i64,
     /// The last geolocation error code the app saw (1 permission denied,
     /// 2 position unavailable, 3 timeout), if any since the last fix.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json_int::optional_whole")]
     pub geo_error: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json_int::optional_whole")]
     pub battery_pct: Option<i64>,
     /// Whether the phone is charging (Battery Status API), when known.
     #[serde(default)]

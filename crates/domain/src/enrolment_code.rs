@@ -44,6 +44,12 @@ impl MalformedCode {
 }
 
 impl EnrolmentCode {
+    /// What [`EnrolmentCode::parse`] accepts, as a regular expression (for
+    /// the API description): ten symbols of the alphabet in either case,
+    /// `O`, `I` and `L` read as `0`, `1`, `1` (so every letter but `U`),
+    /// with spaces, tabs and dashes anywhere.
+    pub const PATTERN: &'static str = "^[ \\t-]*(?:[0-9A-TV-Za-tv-z][ \\t-]*){10}$";
+
     /// A code from random bytes.
     pub fn from_random(bytes: [u8; RANDOM_BYTES]) -> Self {
         let mut n = 0u64;

@@ -94,6 +94,10 @@ impl EventKind {
 pub struct EventId(String);
 
 impl EventId {
+    /// What [`EventId::parse`] accepts, as a regular expression (for the
+    /// API description).
+    pub const PATTERN: &'static str = "^[A-Za-z0-9._:-]{1,128}$";
+
     pub fn parse(raw: &str) -> Result<Self, EventRefusal> {
         let ok = !raw.is_empty()
             && raw.len() <= 128
@@ -130,6 +134,10 @@ impl From<EventId> for String {
 pub struct RegionCode(String);
 
 impl RegionCode {
+    /// What [`RegionCode::parse`] accepts, as a regular expression (for
+    /// the API description).
+    pub const PATTERN: &'static str = "^RU-[A-Z]{2,3}$";
+
     pub fn parse(raw: &str) -> Result<Self, EventRefusal> {
         let rest = raw.strip_prefix("RU-").ok_or(EventRefusal::Region)?;
         if (2..=3).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_uppercase()) {

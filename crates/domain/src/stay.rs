@@ -39,10 +39,20 @@ use crate::types::Coordinates;
 pub struct AddressId(String);
 
 impl AddressId {
+    /// Longest id, in characters.
+    pub const MAX_LEN: usize = 64;
+
+    /// What [`AddressId::parse`] accepts, as a regular expression (for the
+    /// API description): the id, with any whitespace around it.
+    pub fn pattern() -> String {
+        let ws = crate::types::WHITESPACE_CLASS;
+        format!("^[{ws}]*[A-Za-z0-9._:-]{{1,{}}}[{ws}]*$", Self::MAX_LEN)
+    }
+
     pub fn parse(raw: &str) -> Result<Self, AddressError> {
         let s = raw.trim();
         let ok = !s.is_empty()
-            && s.len() <= 64
+            && s.len() <= Self::MAX_LEN
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
         if ok {
@@ -137,8 +147,19 @@ pub fn parse_region(raw: &str) -> Result<String, AddressError> {
 pub struct HostName(String);
 
 impl HostName {
+    /// What [`HostName::parse`] accepts besides its length (at most
+    /// [`MAX_TEXT_CHARS`] characters as sent), as a regular expression for
+    /// the API description: no control character other than whitespace.
+    pub const PATTERN: &'static str = "^[^\\x00-\\x08\\x0E-\\x1F\\x7F-\\x84\\x86-\\x9F]*$";
+
+    /// At most [`MAX_TEXT_CHARS`] characters as sent (so the limit a form
+    /// or an API description states is the limit applied), none of them a
+    /// control character but whitespace; whitespace runs become one space.
     pub fn parse(raw: Option<&str>) -> Result<Option<HostName>, AddressError> {
         let Some(raw) = raw else { return Ok(None) };
+        if raw.chars().count() > MAX_TEXT_CHARS {
+            return Err(AddressError::HostName);
+        }
         let s = raw.split_whitespace().collect::<Vec<_>>().join(" ");
         if s.is_empty() {
             return Ok(None);

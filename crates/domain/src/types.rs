@@ -104,10 +104,11 @@ impl AccuracyM {
 pub struct BatteryPct(u8);
 
 impl BatteryPct {
+    pub const MAX: u8 = 100;
     pub fn parse(pct: i64) -> Result<Self, InputError> {
         u8::try_from(pct)
             .ok()
-            .filter(|p| *p <= 100)
+            .filter(|p| *p <= Self::MAX)
             .map(BatteryPct)
             .ok_or(InputError::Battery)
     }
@@ -143,14 +144,35 @@ impl DeviceSeq {
 #[serde(try_from = "String", into = "String")]
 pub struct CardNumber(String);
 
+/// A regular-expression character class body (ECMA-262, Python and Rust
+/// `regex` read it alike) of exactly the characters `char::is_whitespace`
+/// accepts, Unicode's White_Space: the input parsers that skip or trim
+/// whitespace describe their accepted form with it.
+pub const WHITESPACE_CLASS: &str =
+    r"\t\n\x0B\x0C\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
 impl CardNumber {
+    /// The shortest and longest number, in letters and digits.
+    pub const LEN: std::ops::RangeInclusive<usize> = 6..=20;
+
+    /// What [`CardNumber::parse`] accepts, as a regular expression (for
+    /// the API description): 6 to 20 ASCII letters and digits, with any
+    /// whitespace and dashes around and between them.
+    pub fn pattern() -> String {
+        format!(
+            "^[{WHITESPACE_CLASS}-]*(?:[A-Za-z0-9][{WHITESPACE_CLASS}-]*){{{},{}}}$",
+            Self::LEN.start(),
+            Self::LEN.end()
+        )
+    }
+
     pub fn parse(raw: &str) -> Result<Self, InputError> {
         let normalised: String = raw
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '-')
             .map(|c| c.to_ascii_uppercase())
             .collect();
-        let ok_len = (6..=20).contains(&normalised.len());
+        let ok_len = Self::LEN.contains(&normalised.len());
         if ok_len && normalised.chars().all(|c| c.is_ascii_alphanumeric()) {
             Ok(CardNumber(normalised))
         } else {
@@ -223,6 +245,8 @@ pub enum FixSource {
 }
 
 impl FixSource {
+    pub const ALL: [FixSource; 2] = [FixSource::Gps, FixSource::Network];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FixSource::Gps => "gps",

@@ -27,6 +27,7 @@ use crate::state::AppState;
 #[utoipa::path(
     post, path = "/v1/enrolments", request_body = EnrolBody,
     responses(
+        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 201, body = EnrolResponse, description = "Enrolled; bind a device with the token"),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field"),
         (status = 401, body = ErrorBody, description = "invalid_credentials"),
@@ -50,10 +51,11 @@ pub async fn enrol(
     let req: EnrolRequest = parse_json(&bytes)?;
     let number = CardNumber::parse(&req.card_number)
         .map_err(|e| ApiError::unprocessable(e.code(), e.to_string()))?;
-    if req.activation_secret.is_empty() || req.activation_secret.len() > 256 {
+    let secret_chars = req.activation_secret.chars().count();
+    if !(1..=MAX_SECRET_CHARS).contains(&secret_chars) {
         return Err(ApiError::unprocessable(
             "invalid_secret",
-            "the activation secret must be 1 to 256 characters",
+            format!("the activation secret must be 1 to {MAX_SECRET_CHARS} characters"),
         ));
     }
     let now = state.clock.now();
@@ -154,6 +156,9 @@ pub enum EnrolBody {
 
 /// A body with a `code` member is a code enrolment; anything else is read
 /// as card + secret (and refused with that form's errors).
+/// Longest activation secret, in characters.
+pub(crate) const MAX_SECRET_CHARS: usize = 256;
+
 fn is_code_request(bytes: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
         .is_ok_and(|m| m.contains_key("code"))

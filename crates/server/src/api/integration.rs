@@ -117,6 +117,9 @@ pub fn verify_sender(
     Ok(params.keyid)
 }
 
+/// Most refused deliveries one page of `GET /v1/integration/rejections` lists.
+pub const MAX_REJECTIONS_LIMIT: u32 = 1000;
+
 /// Convert a wire event into the domain's event, or say what is wrong.
 pub fn parse_event(w: &EventWire) -> Result<InboundEvent, EventRefusal> {
     let kind =
@@ -411,8 +414,13 @@ pub async fn rejections(
         Some(v) => v
             .parse::<u32>()
             .ok()
-            .filter(|l| (1..=1000).contains(l))
-            .ok_or_else(|| ApiError::bad_request("invalid_limit", "limit must be 1 to 1000"))?,
+            .filter(|l| (1..=MAX_REJECTIONS_LIMIT).contains(l))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_limit",
+                    format!("limit must be 1 to {MAX_REJECTIONS_LIMIT}"),
+                )
+            })?,
     };
     let list = state.store.rejections(Some(sender), limit).await?;
     Ok(Json(RejectionsPage {

@@ -4,6 +4,7 @@
 
 mod app;
 mod device;
+pub mod document;
 mod enrol;
 pub mod integration;
 mod ops;

@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use utoipa::OpenApi;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -36,6 +35,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-pub async fn openapi() -> impl IntoResponse {
-    Json(super::ApiDoc::openapi())
+/// The API description, with the limits this server enforces
+/// ([`super::document`]).
+pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    Json(super::document::document(&state.config))
 }

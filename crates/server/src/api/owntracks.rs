@@ -79,6 +79,7 @@ fn endpoint_url(state: &AppState, headers: &HeaderMap) -> String {
     post, path = "/v1/me/owntracks",
     responses(
         (status = 201, body = OwnTracksProvisioned),
+        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
         (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
         (status = 403, body = ErrorBody, description = "device_revoked"),

@@ -8,6 +8,7 @@ use amina_client::push::{
     PushSubscriptionResponse,
 };
 use amina_domain::reminders::{Checkin, CheckinClient, GeoError, Permission};
+use amina_domain::types::BatteryPct;
 use amina_store::NewSubscription;
 use axum::body::Body;
 use axum::extract::State;
@@ -22,7 +23,10 @@ use crate::proof::verify_device_request;
 use crate::state::AppState;
 
 /// Longest endpoint URL accepted; real ones are a few hundred bytes.
-const MAX_ENDPOINT_LEN: usize = 2048;
+/// Longest push endpoint URL, in bytes.
+pub(crate) const MAX_ENDPOINT_LEN: usize = 2048;
+/// Most fixes a phone may say are waiting in its queue.
+pub(crate) const MAX_QUEUED_FIXES: u32 = 1_000_000;
 
 /// The applicationServerKey for `pushManager.subscribe`.
 #[utoipa::path(
@@ -43,6 +47,7 @@ pub async fn key(State(state): State<AppState>) -> Result<Json<PushKeyResponse>,
 #[utoipa::path(
     put, path = "/v1/push-subscription", request_body = PushSubscriptionRequest,
     responses(
+        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 200, body = PushSubscriptionResponse),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field, digest_mismatch"),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
@@ -107,6 +112,7 @@ pub async fn delete_subscription(
 #[utoipa::path(
     post, path = "/v1/checkins", request_body = CheckinRequest,
     responses(
+        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 201, body = CheckinResponse),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field, digest_mismatch"),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
@@ -220,9 +226,12 @@ pub fn parse_checkin(req: &CheckinRequest, now: jiff::Timestamp) -> Result<Check
     };
     let queued_fixes = u32::try_from(req.queued_fixes)
         .ok()
-        .filter(|n| *n <= 1_000_000)
+        .filter(|n| *n <= MAX_QUEUED_FIXES)
         .ok_or_else(|| {
-            ApiError::unprocessable("invalid_queued_fixes", "queued_fixes must be 0..=1000000")
+            ApiError::unprocessable(
+                "invalid_queued_fixes",
+                format!("queued_fixes must be 0..={MAX_QUEUED_FIXES}"),
+            )
         })?;
     let geo_error = req
         .geo_error
@@ -235,9 +244,12 @@ pub fn parse_checkin(req: &CheckinRequest, now: jiff::Timestamp) -> Result<Check
     let battery_pct = req
         .battery_pct
         .map(|b| {
-            u8::try_from(b).ok().filter(|b| *b <= 100).ok_or_else(|| {
-                ApiError::unprocessable("invalid_battery", "battery_pct must be 0..=100")
-            })
+            u8::try_from(b)
+                .ok()
+                .filter(|b| *b <= BatteryPct::MAX)
+                .ok_or_else(|| {
+                    ApiError::unprocessable("invalid_battery", "battery_pct must be 0..=100")
+                })
         })
         .transpose()?;
     Ok(Checkin {

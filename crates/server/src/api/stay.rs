@@ -33,7 +33,7 @@ use crate::proof::verify_active_device;
 use crate::state::AppState;
 
 /// Longest search query, in characters.
-const MAX_QUERY_CHARS: usize = 100;
+pub(crate) const MAX_QUERY_CHARS: usize = 100;
 
 pub fn worded(date: Date) -> WordedDate {
     WordedDate {
@@ -131,6 +131,7 @@ pub async fn search_addresses(
 #[utoipa::path(
     post, path = "/v1/notices", request_body = NoticeRequest,
     responses(
+        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 201, body = NoticeResponse, description = "Accepted and in force"),
         (status = 200, body = NoticeResponse, description = "The same notice was already in force"),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field, digest_mismatch"),
