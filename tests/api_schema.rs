@@ -6,9 +6,14 @@
 //! endpoint must refuse cleanly, and one where `tests/schema/amina_hooks.py`
 //! signs each request as a bound phone (RFC 9421, P-256) or as the
 //! configured integration sender (hmac-sha256), so the generated bodies
-//! reach the parsers and the store. The test fails on any 5xx, any status
-//! code the document does not list for the operation, and any response body
-//! or header that breaks the documented schema.
+//! reach the parsers and the store. Every schemathesis check runs
+//! (`--checks all`): the test fails on any 5xx, any status code the
+//! document does not list for the operation, any response body or header
+//! that breaks the documented schema, any schema-violating request the
+//! server takes, and any schema-valid request it refuses for a reason the
+//! document could have stated (`tests/schema/schemathesis.toml` and the
+//! hook's own check, which allows only refusals that depend on time or
+//! stored state).
 //!
 //! Needs a Python with schemathesis, cryptography and requests:
 //! `AMINA_TEST_PYTHON`, or `target/test-venv/bin/python` (made by .ci/run).
@@ -101,12 +106,13 @@ fn schemathesis(
 ) -> (bool, String) {
     let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schema");
     let out = Command::new(python)
-        .args(["-m", "schemathesis.cli", "run"])
+        .args(["-m", "schemathesis.cli", "--config-file"])
+        .arg(hooks.join("schemathesis.toml"))
+        .arg("run")
         .arg(format!("{base}/openapi.json"))
         .args([
             "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,\
-             response_schema_conformance,response_headers_conformance",
+            "all",
             "--max-examples",
             &examples.to_string(),
             "--seed",

@@ -29,6 +29,7 @@ import urllib.parse
 import urllib.request
 
 import requests
+import schemathesis
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -179,3 +180,60 @@ if SIGN:
         return _send(self, request, **kwargs)
 
     requests.Session.send = _signed_send
+
+
+# Refusals of schema-valid requests that the document cannot prevent: they
+# depend on time, on the production calendar's years, on the device's
+# sequence history, on the register's contents, or on arithmetic no JSON
+# Schema states (a point on the P-256 curve). Every other 4xx with a reason
+# (a limit, a pattern, an enumeration) must be in the document, so a
+# schema-valid request refused for one of them fails the run.
+SEMANTIC_REFUSALS = {
+    "POST /v1/fixes": {
+        "recorded_in_future",
+        "recorded_before_enrolment",
+        "date_outside_calendar",
+        "duplicate_sequence_in_batch",
+    },
+    # A query of address-kind words only ("ул", "дом") says nothing to
+    # search by.
+    "GET /v1/addresses": {"query_too_short"},
+    "POST /v1/notices": {
+        "date_before_registration",
+        "date_too_far_ahead",
+        "date_before_current_notice",
+        "date_outside_calendar",
+        "address_not_residential",
+        "address_outside_region",
+    },
+    "PUT /v1/push-subscription": {"invalid_push_key"},
+    "POST /v1/integration/events": {
+        "occurred_in_future",
+        "date_outside_calendar",
+        "same_card_number",
+    },
+}
+
+
+@schemathesis.check
+def valid_data_refused_only_for_reasons_the_document_cannot_state(ctx, response, case):
+    """A schema-valid request answered 4xx other than for authentication,
+    existence, conflict or rate: its reason must be one the document cannot
+    express (schemathesis.toml lets 422 through positive_data_acceptance for
+    this check to decide)."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return None
+    if response.status_code != 422:
+        return None
+    try:
+        reason = json.loads(response.content).get("error")
+    except ValueError:
+        reason = None
+    allowed = SEMANTIC_REFUSALS.get(case.operation.label, set())
+    if reason not in allowed:
+        raise AssertionError(
+            f"a schema-valid request was refused with 422 {reason!r}; the document "
+            f"should state that limit (reasons it cannot state here: {sorted(allowed)})"
+        )
+    return None
