@@ -593,25 +593,17 @@ mod tests {
         };
         for field in ["seq", "lat", "lon", "accuracy_m", "battery_pct"] {
             let s = property(&d, "FixWire", field);
+            // The smallest step that leaves the range at these magnitudes.
+            let step = if is_integer(&s) { 1.0 } else { 1e-6 };
             if let Some(min) = s["minimum"].as_f64() {
-                let step = if s["type"] == "integer" || s["type"][0] == "integer" {
-                    1.0
-                } else {
-                    1e-9
-                };
                 assert!(one(field, num(min, &s)), "{field} = {min}");
                 assert!(!one(field, num(min - step, &s)), "{field} below {min}");
             }
             if let Some(min) = s["exclusiveMinimum"].as_f64() {
                 assert!(!one(field, num(min, &s)), "{field} = {min}");
-                assert!(one(field, num(min + 1e-9, &s)), "{field} above {min}");
+                assert!(one(field, num(min + step, &s)), "{field} above {min}");
             }
             let max = s["maximum"].as_f64().expect("a maximum");
-            let step = if s["type"] == "integer" || s["type"][0] == "integer" {
-                1.0
-            } else {
-                1e-6
-            };
             assert!(one(field, num(max, &s)), "{field} = {max}");
             assert!(!one(field, num(max + step, &s)), "{field} above {max}");
         }
@@ -664,8 +656,12 @@ mod tests {
         assert_eq!(feed_limit, config.integration.feed_max_limit);
     }
 
+    fn is_integer(schema: &Value) -> bool {
+        schema["type"] == "integer" || schema["type"][0] == "integer"
+    }
+
     fn num(v: f64, schema: &Value) -> Value {
-        if schema["type"] == "integer" || schema["type"][0] == "integer" {
+        if is_integer(schema) {
             json!(v as i64)
         } else {
             json!(v)
