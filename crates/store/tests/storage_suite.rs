@@ -122,7 +122,7 @@ async fn import_cards_is_all_or_nothing(h: Harness) {
     s.import_cards(vec![card("BB0000001")], t0)
         .await
         .expect("import");
-    h.poison_card("BB0000666").await;
+    h.poison_insert("cards", "number", "BB0000666").await;
 
     let mut changed = card("BB0000001");
     changed.secret_hash = "$argon2id$changed".into();
@@ -1321,19 +1321,7 @@ async fn a_failing_batch_does_not_fail_the_others(h: Harness) {
         devices.push((pid, dev));
     }
     let poisoned = devices[PEOPLE / 2].1.clone();
-    h.raw_sql(
-        &format!(
-            "CREATE TRIGGER poison_fix BEFORE INSERT ON fixes WHEN NEW.device_id = '{poisoned}' \
-             BEGIN SELECT RAISE(ABORT, 'poisoned fix'); END;"
-        ),
-        &format!(
-            "CREATE FUNCTION poison_fix() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN RAISE EXCEPTION 'poisoned fix'; END $$; \
-             CREATE TRIGGER poison_fix BEFORE INSERT ON fixes FOR EACH ROW \
-             WHEN (NEW.device_id = '{poisoned}') EXECUTE FUNCTION poison_fix();"
-        ),
-    )
-    .await;
+    h.poison_insert("fixes", "device_id", &poisoned).await;
     // On PostgreSQL, hold every person's row lock behind the store's back
     // while the batches arrive, so that they queue and are taken as a group
     // when the lock goes.

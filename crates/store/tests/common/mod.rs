@@ -103,19 +103,21 @@ impl Harness {
         }
     }
 
-    /// Make inserting a card with this number fail inside the database, so
-    /// a test can see a failure in the middle of an import.
-    pub async fn poison_card(&self, number: &str) {
+    /// Make inserting a row of `table` whose `column` is `value` fail
+    /// inside the database, so a test can see a failure in the middle of a
+    /// write (an import, a group of uploads).
+    pub async fn poison_insert(&self, table: &str, column: &str, value: &str) {
         self.raw_sql(
             &format!(
-                "CREATE TRIGGER poison BEFORE INSERT ON cards WHEN NEW.number = '{number}' \
-                 BEGIN SELECT RAISE(ABORT, 'poisoned card'); END;"
+                "CREATE TRIGGER poison_{table} BEFORE INSERT ON {table} \
+                 WHEN NEW.{column} = '{value}' \
+                 BEGIN SELECT RAISE(ABORT, 'poisoned {table}'); END;"
             ),
             &format!(
-                "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS \
-                 $$ BEGIN RAISE EXCEPTION 'poisoned card'; END $$; \
-                 CREATE TRIGGER poison BEFORE INSERT ON cards FOR EACH ROW \
-                 WHEN (NEW.number = '{number}') EXECUTE FUNCTION poison();"
+                "CREATE FUNCTION poison_{table}() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'poisoned {table}'; END $$; \
+                 CREATE TRIGGER poison_{table} BEFORE INSERT ON {table} FOR EACH ROW \
+                 WHEN (NEW.{column} = '{value}') EXECUTE FUNCTION poison_{table}();"
             ),
         )
         .await;
