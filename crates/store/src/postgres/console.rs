@@ -847,21 +847,17 @@ impl ConsoleStore for PostgresStore {
         // circle holds; the outer one counts open signals for those people
         // only. Distances are on the sphere (see [`NEARBY`]).
         let client = self.client().await?;
-        query(
-            &client,
-            NEARBY,
-            &[&lat, &lon, &radius_m, &i64::from(limit)],
-        )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(NearbyPerson {
-                person_id: get(r, 0)?,
-                card_number: get(r, 1)?,
-                distance_m: get(r, 2)?,
-                open_signals: get::<i64>(r, 3)? as u64,
+        query(&client, NEARBY, &[&lat, &lon, &radius_m, &i64::from(limit)])
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(NearbyPerson {
+                    person_id: get(r, 0)?,
+                    card_number: get(r, 1)?,
+                    distance_m: get(r, 2)?,
+                    open_signals: get::<i64>(r, 3)? as u64,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 }
