@@ -19,9 +19,12 @@
 //! - `nearby`: the console's "people near a point" query
 //!   ([`amina_store::ConsoleStore::nearby`], 500 m, as the console asks it)
 //!   at random points of the populated area; latency percentiles. Baseline:
-//!   the same SQL statement with the planner forbidden to use indexes
-//!   (PostgreSQL) or with `NOT INDEXED` (SQLite), i.e. a scan of every
-//!   person, over fewer queries.
+//!   the store's first SQL statement for this query (a bounding box or
+//!   `ST_DWithin`, a signal count per candidate) with the planner forbidden
+//!   to use indexes (PostgreSQL) or with `NOT INDEXED` (SQLite), i.e. a scan
+//!   of every person, over fewer queries. It is kept as it was when the
+//!   store's query changed, so that its median compares runs made under
+//!   different machine load.
 //! - `memory`: `amina serve` (this binary, a child process) on a database of
 //!   3 million people, exercised lightly (status and console requests, one
 //!   scheduler pass over 10,000 people due); its VmRSS and VmHWM from
@@ -696,8 +699,9 @@ fn random_point(rng: &mut impl Rng) -> (f64, f64) {
     }
 }
 
-/// The statement of the PostgreSQL store's `nearby` (the baseline runs it
-/// with index scans forbidden).
+/// The statement the PostgreSQL store's `nearby` ran before its KNN scan
+/// (spheroidal distances, a signal count per candidate); the baseline runs
+/// it with index scans forbidden, a fixed yardstick from run to run.
 const PG_NEARBY: &str = "SELECT p.id, p.card_number, \
      ST_Distance(p.trusted_position, ST_MakePoint($2, $1)::geography) AS d, \
      (SELECT count(*) FROM signals s WHERE s.person_id = p.id \
@@ -770,7 +774,7 @@ pub async fn nearby(args: NearbyArgs) -> anyhow::Result<()> {
         }
         let b = median(&mut base);
         println!(
-            "  {}: baseline (same statement, no index: a scan of every person): median {:.1} ms",
+            "  {}: baseline (first statement, no index: a scan of every person): median {:.1} ms",
             target.name(),
             b * 1e3
         );

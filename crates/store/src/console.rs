@@ -408,7 +408,10 @@ pub trait ConsoleStore: Send + Sync + 'static {
     ) -> Result<RegistryEntry, StoreError>;
 
     /// People whose last trusted position is within `radius_m` of a point,
-    /// nearest first.
+    /// nearest first (the same distance: by id), at most `limit`, each with
+    /// their open signals counted. Distances are great-circle distances on
+    /// the sphere of the WGS 84 mean radius ([`distance_m`]) on both
+    /// backends; the WGS 84 spheroid would differ by at most 0.56 %.
     async fn nearby(
         &self,
         lat: f64,

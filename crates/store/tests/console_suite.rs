@@ -660,6 +660,122 @@ async fn the_registry_is_proposed_by_the_system_and_decided_by_a_person(h: Harne
     assert_eq!(verify_store(&*s).await.unwrap(), Ok(3));
 }
 
+/// Nearby, over several people: nearest first, people at the same spot by
+/// id, the limit, the radius, great-circle distances on the mean-radius
+/// sphere on both backends, and open signals (open or in review, nothing
+/// closed) counted for each person listed.
+async fn nearby_lists_the_nearest_first_with_their_open_signals(h: Harness) {
+    let s = h.migrated().await;
+    let m = monitor();
+    let at = msk("2025-11-24 10:00");
+    let east = |deg: f64| (KREMLIN.0, KREMLIN.1 + deg);
+    // (card, position), at 250, 63, 125, 63, 1,252 and 334 m: two people on
+    // the very same spot; one outside the radius; one north, in another of
+    // the latitude bands of SQLite's index.
+    let people = [
+        ("UZ7000001", east(0.004)),
+        ("UZ7000002", east(0.001)),
+        ("UZ7000003", east(0.002)),
+        ("UZ7000004", east(0.001)),
+        ("UZ7000005", east(0.02)),
+        ("UZ7000006", (KREMLIN.0 + 0.003, KREMLIN.1)),
+    ];
+    let mut ids = Vec::new();
+    for (n, (card, pos)) in people.iter().enumerate() {
+        let t = at + SignedDuration::from_mins(n as i64);
+        let (pid, _, dev) = enrolled_with_device(&s, &m, card, t).await;
+        s.ingest(&m, &dev, vec![fix(1, t, *pos)], t).await.unwrap();
+        ids.push(pid);
+    }
+    let signal = |pid: i64, key: &str| NewSignal {
+        kind: SignalKind::OutsideRegion,
+        subject: SignalSubject::Person(pid),
+        dedup_key: key.into(),
+        raised_at: at,
+        score: None,
+        explanation: "outside".into(),
+        evidence: serde_json::json!({}),
+    };
+    let review = |signal_id, to, reason: Option<&str>| SignalReview {
+        signal_id,
+        to,
+        actor: "anna".into(),
+        reason: reason.map(String::from),
+        at,
+    };
+    // Person 2: one open and one in review; person 1: one dismissed (not
+    // counted); person 6: one open.
+    s.raise_signal(signal(ids[1], "a")).await.unwrap();
+    let in_review = s.raise_signal(signal(ids[1], "b")).await.unwrap();
+    s.review_signal_audited(
+        review(in_review.id, SignalStatus::InReview, None),
+        entry(at, "signal.review", "signal"),
+    )
+    .await
+    .unwrap();
+    let dismissed = s.raise_signal(signal(ids[0], "c")).await.unwrap();
+    for (to, reason) in [
+        (SignalStatus::InReview, None),
+        (SignalStatus::Dismissed, Some("phone was repaired")),
+    ] {
+        s.review_signal_audited(
+            review(dismissed.id, to, reason),
+            entry(at, "signal.review", "signal"),
+        )
+        .await
+        .unwrap();
+    }
+    s.raise_signal(signal(ids[5], "d")).await.unwrap();
+
+    let near = s.nearby(KREMLIN.0, KREMLIN.1, 500.0, 10).await.unwrap();
+    let (tie_first, tie_second) = (ids[1].min(ids[3]), ids[1].max(ids[3]));
+    let listed: Vec<i64> = near.iter().map(|p| p.person_id).collect();
+    assert_eq!(
+        listed,
+        [tie_first, tie_second, ids[2], ids[0], ids[5]],
+        "{near:?}"
+    );
+    let here = Coordinates::parse(KREMLIN.0, KREMLIN.1).unwrap();
+    for p in &near {
+        let i = ids.iter().position(|&id| id == p.person_id).unwrap();
+        let (card, (lat, lon)) = people[i];
+        assert_eq!(p.card_number, card);
+        let exact = here.distance_m(Coordinates::parse(lat, lon).unwrap());
+        assert!((p.distance_m - exact).abs() < 1e-3, "{p:?}: {exact} m");
+    }
+    let signals: Vec<u64> = near.iter().map(|p| p.open_signals).collect();
+    let of = |pid: i64| if pid == ids[1] { 2 } else { 0 };
+    assert_eq!(
+        signals,
+        [of(tie_first), of(tie_second), 0, 0, 1],
+        "{near:?}"
+    );
+
+    // The limit keeps the nearest; the two at the same spot come by id.
+    let two: Vec<i64> = s
+        .nearby(KREMLIN.0, KREMLIN.1, 500.0, 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.person_id)
+        .collect();
+    assert_eq!(two, [tie_first, tie_second]);
+    // The radius: person 3 is at 125 m, person 1 at 250 m.
+    let within: Vec<i64> = s
+        .nearby(KREMLIN.0, KREMLIN.1, 200.0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.person_id)
+        .collect();
+    assert_eq!(within, [tie_first, tie_second, ids[2]]);
+    assert!(s
+        .nearby(KREMLIN.0, KREMLIN.1, 500.0, 0)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 suite!(
     both: [
         accounts_sign_in_lock_and_sessions_expire,
@@ -668,6 +784,7 @@ suite!(
         location_is_read_only_inside_an_open_case_and_each_read_is_audited,
         signal_reviews_carry_their_audit_record,
         the_registry_is_proposed_by_the_system_and_decided_by_a_person,
+        nearby_lists_the_nearest_first_with_their_open_signals,
     ],
     postgres_only: []
 );

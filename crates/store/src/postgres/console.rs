@@ -162,6 +162,28 @@ async fn refresh_name_index<C: GenericClient>(c: &C) -> Result<(), StoreError> {
 const OPEN_SIGNALS: &str = "(SELECT COUNT(*) FROM signals s WHERE s.person_id = p.id \
      AND s.status IN ('open', 'in_review'))";
 
+/// The console's "people near a point" (`$1` latitude, `$2` longitude, `$3`
+/// radius in metres, `$4` limit).
+///
+/// Distances are great-circle distances on the sphere of the WGS 84 mean
+/// radius (6,371,008.77 m), as SQLite's [`crate::console::distance_m`]
+/// computes them (the two agree to a few nanometres): `<->` on geography and
+/// `ST_DWithin(.., false)` both use that sphere. Against the WGS 84 spheroid
+/// a sphere is off by at most 0.56 % (0.34 % east-west and 0.13 %
+/// north-south in Moscow: 1.7 m at 500 m), in exchange for a much cheaper
+/// computation and a KNN index scan. People at the very same distance are
+/// listed by id; when such a tie straddles the limit, which of them make the
+/// cut is up to the index.
+const NEARBY: &str = "SELECT n.id, n.card_number, n.d, \
+     (SELECT count(*) FROM signals s WHERE s.person_id = n.id \
+      AND s.status IN ('open', 'in_review')) \
+     FROM (SELECT p.id, p.card_number, \
+                  p.trusted_position <-> ST_MakePoint($2, $1)::geography AS d \
+           FROM persons p \
+           WHERE ST_DWithin(p.trusted_position, ST_MakePoint($2, $1)::geography, $3, false) \
+           ORDER BY d LIMIT $4) n \
+     ORDER BY n.d, n.id";
+
 fn not_found_case() -> StoreError {
     StoreError::Console(ConsoleError::UnknownCase)
 }
@@ -819,29 +841,23 @@ impl ConsoleStore for PostgresStore {
         radius_m: f64,
         limit: u32,
     ) -> Result<Vec<NearbyPerson>, StoreError> {
-        // The GiST index on trusted_position answers ST_DWithin.
+        // The inner query walks the GiST index on trusted_position nearest
+        // first (`<->`, a KNN scan) inside the ST_DWithin box and stops at
+        // the limit, so it reads about `limit` rows however many people the
+        // circle holds; the outer one counts open signals for those people
+        // only. Distances are on the sphere (see [`NEARBY`]).
         let client = self.client().await?;
-        query(
-            &client,
-            &format!(
-                "SELECT p.id, p.card_number, \
-                 ST_Distance(p.trusted_position, ST_MakePoint($2, $1)::geography) AS d, \
-                 {OPEN_SIGNALS} FROM persons p \
-                 WHERE ST_DWithin(p.trusted_position, ST_MakePoint($2, $1)::geography, $3) \
-                 ORDER BY d LIMIT $4"
-            ),
-            &[&lat, &lon, &radius_m, &i64::from(limit)],
-        )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(NearbyPerson {
-                person_id: get(r, 0)?,
-                card_number: get(r, 1)?,
-                distance_m: get(r, 2)?,
-                open_signals: get::<i64>(r, 3)? as u64,
+        query(&client, NEARBY, &[&lat, &lon, &radius_m, &i64::from(limit)])
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(NearbyPerson {
+                    person_id: get(r, 0)?,
+                    card_number: get(r, 1)?,
+                    distance_m: get(r, 2)?,
+                    open_signals: get::<i64>(r, 3)? as u64,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 }

@@ -131,6 +131,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0015_fix_seq_high",
         include_str!("../../migrations/postgres/0015_fix_seq_high.sql"),
     ),
+    (
+        "0016_nearby_bands",
+        include_str!("../../migrations/postgres/0016_nearby_bands.sql"),
+    ),
 ];
 
 /// Pool size used by [`PostgresStore::connect`]. Several server processes

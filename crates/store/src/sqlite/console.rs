@@ -1,6 +1,8 @@
 //! [`ConsoleStore`] on SQLite. Every write runs on the writer thread with
 //! its audit record (see [`super::audit::append`]) in the same transaction.
 
+use std::collections::HashMap;
+
 use amina_domain::console::{CaseTerms, RegistryDecision, RegistryStatus};
 use amina_domain::monitor::{DeregistrationReason, Presence, RegistrationStatus};
 use async_trait::async_trait;
@@ -144,6 +146,81 @@ fn open_signals_sql(person: &str) -> String {
         "(SELECT COUNT(*) FROM signals s WHERE s.person_id = {person} \
          AND s.status IN ('open', 'in_review'))"
     )
+}
+
+/// `(distance, person id)` of everybody whose last trusted position is
+/// within `radius_m` of the point, in no particular order.
+///
+/// A bounding box first, on the `persons_trusted_band` index (migration
+/// 0016): one seek per band of a thousandth of a degree of latitude that the
+/// box spans, each reading the box's longitudes only; the index holds the
+/// exact latitude too, so this reads no table row. Then the exact distance
+/// on the sphere ([`distance_m`]). The band expression must be spelled as in
+/// the index for SQLite to use it.
+fn near_positions(
+    conn: &Connection,
+    lat: f64,
+    lon: f64,
+    radius_m: f64,
+) -> Result<Vec<(f64, i64)>, StoreError> {
+    // 111,000 m per degree of latitude is less than the sphere's 111,195, so
+    // the box is a little larger than the circle, never smaller.
+    let dlat = radius_m / 111_000.0;
+    let dlon = radius_m / (111_000.0 * lat.to_radians().cos().max(0.01));
+    let mut stmt = conn.prepare_cached(
+        "WITH RECURSIVE band(v) AS ( \
+             SELECT CAST(?1 * 1000 AS INTEGER) \
+             UNION ALL SELECT v + 1 FROM band WHERE v < CAST(?2 * 1000 AS INTEGER)) \
+         SELECT p.id, p.trusted_lat, p.trusted_lon FROM persons p \
+         WHERE CAST(p.trusted_lat * 1000 AS INTEGER) IN band \
+           AND p.trusted_lat BETWEEN ?1 AND ?2 AND p.trusted_lon BETWEEN ?3 AND ?4",
+    )?;
+    let mut rows = stmt.query(params![lat - dlat, lat + dlat, lon - dlon, lon + dlon])?;
+    let mut near = Vec::new();
+    while let Some(r) = rows.next()? {
+        let d = distance_m(lat, lon, r.get(1)?, r.get(2)?);
+        if d <= radius_m {
+            near.push((d, r.get::<_, i64>(0)?));
+        }
+    }
+    Ok(near)
+}
+
+/// The chosen people with their card numbers and open signals, in the
+/// order given: one statement for all of them, so signals are counted for
+/// the people shown only.
+fn with_cards_and_signals(
+    conn: &Connection,
+    near: &[(f64, i64)],
+) -> Result<Vec<NearbyPerson>, StoreError> {
+    if near.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(&near.iter().map(|n| n.1).collect::<Vec<_>>())
+        .map_err(|e| StoreError::Internal(format!("person ids as JSON: {e}")))?;
+    let mut found: HashMap<i64, (String, u64)> = conn
+        .prepare_cached(&format!(
+            "SELECT p.id, p.card_number, {} FROM persons p \
+             WHERE p.id IN (SELECT value FROM json_each(?1))",
+            open_signals_sql("p.id")
+        ))?
+        .query_map(params![ids], |r| {
+            Ok((r.get(0)?, (r.get(1)?, r.get::<_, i64>(2)? as u64)))
+        })?
+        .collect::<Result<_, _>>()?;
+    near.iter()
+        .map(|&(distance_m, person_id)| {
+            let (card_number, open_signals) = found.remove(&person_id).ok_or_else(|| {
+                StoreError::Internal(format!("person {person_id} vanished while read"))
+            })?;
+            Ok(NearbyPerson {
+                person_id,
+                card_number,
+                distance_m,
+                open_signals,
+            })
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -823,42 +900,16 @@ impl ConsoleStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<NearbyPerson>, StoreError> {
         self.read(move |conn| {
-            // A bounding box on the indexed-free columns first, then the
-            // exact distance; SQLite has no spatial index here.
-            let dlat = radius_m / 111_000.0;
-            let dlon = radius_m / (111_000.0 * lat.to_radians().cos().max(0.01));
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT p.id, p.card_number, p.trusted_lat, p.trusted_lon, {} FROM persons p \
-                 WHERE p.trusted_lat BETWEEN ?1 AND ?2 AND p.trusted_lon BETWEEN ?3 AND ?4",
-                open_signals_sql("p.id")
-            ))?;
-            let rows = stmt.query_map(
-                params![lat - dlat, lat + dlat, lon - dlon, lon + dlon],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, f64>(2)?,
-                        r.get::<_, f64>(3)?,
-                        r.get::<_, i64>(4)?,
-                    ))
-                },
-            )?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (person_id, card_number, plat, plon, n) = row?;
-                let d = distance_m(lat, lon, plat, plon);
-                if d <= radius_m {
-                    out.push(NearbyPerson {
-                        person_id,
-                        card_number,
-                        distance_m: d,
-                        open_signals: n as u64,
-                    });
-                }
-            }
-            out.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
-            out.truncate(limit as usize);
+            // One read transaction: the people chosen and their card
+            // numbers and signals describe the same moment.
+            let tx = conn.unchecked_transaction()?;
+            let mut near = near_positions(&tx, lat, lon, radius_m)?;
+            // Nearest first; people at the very same distance by id, so the
+            // cut at `limit` does not depend on the index's order.
+            near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            near.truncate(limit as usize);
+            let out = with_cards_and_signals(&tx, &near)?;
+            tx.commit()?;
             Ok(out)
         })
         .await

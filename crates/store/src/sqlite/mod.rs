@@ -103,6 +103,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0015_fix_seq_high",
         include_str!("../../migrations/sqlite/0015_fix_seq_high.sql"),
     ),
+    (
+        "0016_nearby_bands",
+        include_str!("../../migrations/sqlite/0016_nearby_bands.sql"),
+    ),
 ];
 
 /// Who records a deregistration that the monitoring rule decided.
