@@ -25,8 +25,8 @@ use crate::state::AppState;
 #[utoipa::path(
     post, path = "/v1/devices", request_body = BindRequest,
     responses(
-        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 201, body = BindResponse),
+        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 400, body = ErrorBody, description = "malformed_json, digest_mismatch"),
         (status = 401, body = ErrorBody, description = "signature_*, binding_token_invalid"),
         (status = 409, body = ErrorBody, description = "key_already_bound"),

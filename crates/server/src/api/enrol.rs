@@ -27,8 +27,8 @@ use crate::state::AppState;
 #[utoipa::path(
     post, path = "/v1/enrolments", request_body = EnrolBody,
     responses(
-        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 201, body = EnrolResponse, description = "Enrolled; bind a device with the token"),
+        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field"),
         (status = 401, body = ErrorBody, description = "invalid_credentials"),
         (status = 403, body = ErrorBody, description = "card_expired, card_invalid (declared invalid by the federal migration system)"),
@@ -154,11 +154,11 @@ pub enum EnrolBody {
     Code(amina_client::stay::CodeEnrolRequest),
 }
 
-/// A body with a `code` member is a code enrolment; anything else is read
-/// as card + secret (and refused with that form's errors).
 /// Longest activation secret, in characters.
 pub(crate) const MAX_SECRET_CHARS: usize = 256;
 
+/// A body with a `code` member is a code enrolment; anything else is read
+/// as card + secret (and refused with that form's errors).
 fn is_code_request(bytes: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
         .is_ok_and(|m| m.contains_key("code"))

@@ -22,8 +22,7 @@ use crate::error::ApiError;
 use crate::proof::verify_device_request;
 use crate::state::AppState;
 
-/// Longest endpoint URL accepted; real ones are a few hundred bytes.
-/// Longest push endpoint URL, in bytes.
+/// Longest endpoint URL accepted, in bytes; real ones are a few hundred.
 pub(crate) const MAX_ENDPOINT_LEN: usize = 2048;
 /// Most fixes a phone may say are waiting in its queue.
 pub(crate) const MAX_QUEUED_FIXES: u32 = 1_000_000;
@@ -47,8 +46,8 @@ pub async fn key(State(state): State<AppState>) -> Result<Json<PushKeyResponse>,
 #[utoipa::path(
     put, path = "/v1/push-subscription", request_body = PushSubscriptionRequest,
     responses(
-        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 200, body = PushSubscriptionResponse),
+        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field, digest_mismatch"),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
         (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
@@ -112,8 +111,8 @@ pub async fn delete_subscription(
 #[utoipa::path(
     post, path = "/v1/checkins", request_body = CheckinRequest,
     responses(
-        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 201, body = CheckinResponse),
+        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field, digest_mismatch"),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
         (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),

@@ -131,9 +131,9 @@ pub async fn search_addresses(
 #[utoipa::path(
     post, path = "/v1/notices", request_body = NoticeRequest,
     responses(
-        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 201, body = NoticeResponse, description = "Accepted and in force"),
         (status = 200, body = NoticeResponse, description = "The same notice was already in force"),
+        (status = 413, body = ErrorBody, description = "body_too_large"),
         (status = 400, body = ErrorBody, description = "malformed_json, unknown_field, digest_mismatch"),
         (status = 401, body = ErrorBody, description = "signature_*, unknown_device"),
         (status = 429, body = ErrorBody, description = "rate_limited: too many requests from this device (Retry-After)"),
