@@ -134,7 +134,7 @@ pub fn document(config: &Config) -> Value {
         "accuracy_m",
         json!({"exclusiveMinimum": 0, "maximum": AccuracyM::MAX}),
     );
-    constrain(&mut doc, "FixWire", "recorded_at", date_time.clone());
+    constrain(&mut doc, "FixWire", "recorded_at", date_time);
     let sources: Vec<&str> = FixSource::ALL.iter().map(|s| s.as_str()).collect();
     constrain(&mut doc, "FixWire", "source", json!({"enum": sources}));
     let battery = json!({"minimum": 0, "maximum": BatteryPct::MAX});
@@ -147,7 +147,7 @@ pub fn document(config: &Config) -> Value {
         "address_id",
         json!({"pattern": AddressId::pattern()}),
     );
-    constrain(&mut doc, "NoticeRequest", "date_from", date.clone());
+    constrain(&mut doc, "NoticeRequest", "date_from", date);
     constrain(
         &mut doc,
         "NoticeRequest",

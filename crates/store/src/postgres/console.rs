@@ -174,15 +174,17 @@ const OPEN_SIGNALS: &str = "(SELECT COUNT(*) FROM signals s WHERE s.person_id = 
 /// computation and a KNN index scan. People at the very same distance are
 /// listed by id; when such a tie straddles the limit, which of them make the
 /// cut is up to the index.
-const NEARBY: &str = "SELECT n.id, n.card_number, n.d, \
-     (SELECT count(*) FROM signals s WHERE s.person_id = n.id \
-      AND s.status IN ('open', 'in_review')) \
-     FROM (SELECT p.id, p.card_number, \
-                  p.trusted_position <-> ST_MakePoint($2, $1)::geography AS d \
-           FROM persons p \
-           WHERE ST_DWithin(p.trusted_position, ST_MakePoint($2, $1)::geography, $3, false) \
-           ORDER BY d LIMIT $4) n \
-     ORDER BY n.d, n.id";
+fn nearby_sql() -> String {
+    format!(
+        "SELECT p.id, p.card_number, p.d, {OPEN_SIGNALS} \
+         FROM (SELECT p.id, p.card_number, \
+                      p.trusted_position <-> ST_MakePoint($2, $1)::geography AS d \
+               FROM persons p \
+               WHERE ST_DWithin(p.trusted_position, ST_MakePoint($2, $1)::geography, $3, false) \
+               ORDER BY d LIMIT $4) p \
+         ORDER BY p.d, p.id"
+    )
+}
 
 fn not_found_case() -> StoreError {
     StoreError::Console(ConsoleError::UnknownCase)
@@ -845,19 +847,23 @@ impl ConsoleStore for PostgresStore {
         // first (`<->`, a KNN scan) inside the ST_DWithin box and stops at
         // the limit, so it reads about `limit` rows however many people the
         // circle holds; the outer one counts open signals for those people
-        // only. Distances are on the sphere (see [`NEARBY`]).
+        // only. Distances are on the sphere (see [`nearby_sql`]).
         let client = self.client().await?;
-        query(&client, NEARBY, &[&lat, &lon, &radius_m, &i64::from(limit)])
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(NearbyPerson {
-                    person_id: get(r, 0)?,
-                    card_number: get(r, 1)?,
-                    distance_m: get(r, 2)?,
-                    open_signals: get::<i64>(r, 3)? as u64,
-                })
+        query(
+            &client,
+            &nearby_sql(),
+            &[&lat, &lon, &radius_m, &i64::from(limit)],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(NearbyPerson {
+                person_id: get(r, 0)?,
+                card_number: get(r, 1)?,
+                distance_m: get(r, 2)?,
+                open_signals: get::<i64>(r, 3)? as u64,
             })
-            .collect()
+        })
+        .collect()
     }
 }
