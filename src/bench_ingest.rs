@@ -2,8 +2,11 @@
 //! PostgreSQL.
 //!
 //! What is timed: phones (each with its own P-256 key, enrolled and bound
-//! through the real API) upload signed batches over loopback HTTP to a real
-//! server; every request is answered only after its fixes are committed
+//! through the real API) upload proven batches over loopback HTTP to a real
+//! server — by default inside a key-bound session each phone opened before
+//! the timed rounds (`--proof session`: an HMAC-SHA256 tag per request, the
+//! app's steady state), or with an ECDSA signature on every request
+//! (`--proof signature`); every request is answered only after its fixes are committed
 //! durably (SQLite: WAL with `synchronous = FULL`; PostgreSQL: `fsync=on`,
 //! `synchronous_commit=on`). The load generator runs in the same process as
 //! the server, on the same cores. The figure is acknowledged fixes per
@@ -36,6 +39,7 @@ use jiff::{SignedDuration, Timestamp};
 use rand::{Rng, SeedableRng};
 
 use crate::bench_ingest_pg::PgBench;
+use crate::sim::Proof;
 
 /// Where the server stores fixes.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +96,11 @@ pub struct IngestArgs {
     /// Seed of the phones' home points.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// How phones prove requests: inside a key-bound session opened before
+    /// the timed rounds (an HMAC tag per request, the app's steady state)
+    /// or with an ECDSA signature on every request.
+    #[arg(long, value_enum, default_value_t = Proof::Session)]
+    proof: Proof,
 }
 
 /// The pilot area's bounding box: (lat0, lon0, lat1, lon1).
@@ -172,11 +181,17 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
     let mut phones = Vec::with_capacity(args.phones);
     for i in 0..args.phones {
-        let mut client = DeviceClient::with_http(&base, http.clone());
+        let mut client = args.proof.phone(&base, http.clone());
         client
             .enrol_and_bind(&format!("BENCH{i:06}"), "bench-secret")
             .await
             .map_err(|e| anyhow::anyhow!("enrol phone {i}: {e}"))?;
+        if args.proof == Proof::Session {
+            client
+                .session()
+                .await
+                .map_err(|e| anyhow::anyhow!("open a session for phone {i}: {e}"))?;
+        }
         let home = (rng.random_range(lat0..lat1), rng.random_range(lon0..lon1));
         phones.push(Arc::new(Phone { client, home }));
     }
@@ -189,8 +204,12 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
             args.pg_pool
         ),
     };
+    let proof = match args.proof {
+        Proof::Session => "proof: session HMAC",
+        Proof::Signature => "proof: ECDSA signature",
+    };
     println!(
-        "bench ingest: {} phones x {} fixes, {} fixes/request, {} in flight, {} rounds, {backend}",
+        "bench ingest: {} phones x {} fixes, {} fixes/request, {} in flight, {} rounds, {backend}, {proof}",
         args.phones, args.fixes_per_phone, args.batch, args.concurrency, args.rounds
     );
     // Rounds alternate amina and baseline so that both see the same
@@ -237,7 +256,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let (baseline, base_lo, base_hi) = median_range(&mut base_rates);
     let requests = median_range(&mut request_rates).0;
     println!(
-        "amina (HTTP + signature + geofence + rules + group commit): median {amina:.0} fixes/s \
+        "amina (HTTP + proof + geofence + rules + group commit): median {amina:.0} fixes/s \
          (range {amina_lo:.0}-{amina_hi:.0}), {requests:.0} requests/s"
     );
     println!("  request latency: {}", percentiles(&mut latencies));

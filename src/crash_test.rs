@@ -350,6 +350,9 @@ pub async fn run(database: &str, args: &CrashTestArgs) -> anyhow::Result<CrashRe
         trip: 0.1,
         spoofer: 0.1,
         offline: 0.2,
+        // Sessions outlive the server: after each restart the phones go on
+        // in the sessions they opened, read back from the database.
+        proof: sim::Proof::Session,
         json: false,
         quiet: true,
         ack_log: Some(ack_log.clone()),

@@ -95,6 +95,11 @@ pub struct RunArgs {
     /// Share of phones with offline spells (fixes go up in bursts).
     #[arg(long, default_value_t = Mix::default().offline)]
     pub offline: f64,
+    /// How phones prove their requests: a key-bound session (one signed
+    /// request, then an HMAC tag per request, as the app does) or a device
+    /// signature on every request.
+    #[arg(long, value_enum, default_value_t = Proof::Session)]
+    pub proof: Proof,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -106,6 +111,26 @@ pub struct RunArgs {
     /// what a crash or restart test checks against the database.
     #[arg(long)]
     pub ack_log: Option<PathBuf>,
+}
+
+/// How a simulated phone proves its requests (see `amina_client::session`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// One signed `POST /v1/device-sessions`, then an HMAC tag per request.
+    Session,
+    /// An ECDSA P-256 signature on every request.
+    Signature,
+}
+
+impl Proof {
+    /// A phone sending through `http` that proves its requests this way.
+    pub fn phone(self, base: &str, http: reqwest::Client) -> DeviceClient {
+        let phone = DeviceClient::with_http(base, http);
+        match self {
+            Proof::Session => phone.with_sessions(),
+            Proof::Signature => phone,
+        }
+    }
 }
 
 impl RunArgs {
@@ -125,6 +150,7 @@ impl RunArgs {
             trip: 0.05,
             spoofer: mix.spoofer,
             offline: mix.offline,
+            proof: Proof::Session,
             json: false,
             quiet: true,
             ack_log: None,
@@ -356,7 +382,7 @@ pub async fn play_with(args: &RunArgs, control: Control) -> anyhow::Result<Repor
     let mut tasks = Vec::with_capacity(plans.len());
     for (n, plan) in plans.iter().enumerate() {
         let base = &args.url[n % args.url.len()];
-        let mut phone = DeviceClient::with_http(base, http.clone());
+        let mut phone = args.proof.phone(base, http.clone());
         let card = model::card_number(plan.index);
         let sem = Arc::clone(&sem);
         let bar = bar.clone();

@@ -40,6 +40,7 @@ SENDER = os.environ.get("AMINA_SCHEMA_SENDER", "fms")
 SENDER_KEY = base64.b64decode(os.environ.get("AMINA_SCHEMA_SENDER_KEY", "") or b"")
 DEVICE_PATHS = {
     "/v1/devices",
+    "/v1/device-sessions",
     "/v1/addresses",
     "/v1/fixes",
     "/v1/me/status",
@@ -207,6 +208,8 @@ SEMANTIC_REFUSALS = {
         "address_outside_region",
     },
     "PUT /v1/push-subscription": {"invalid_push_key"},
+    # A pattern-valid point is almost never on the curve.
+    "POST /v1/device-sessions": {"invalid_public_key"},
     "POST /v1/integration/events": {
         "occurred_in_future",
         "date_outside_calendar",

@@ -1,11 +1,12 @@
 //! An HTTP client that plays one phone against a running server.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 
-use crate::key::DeviceKey;
+use crate::key::{DeviceKey, SignedHeaders};
 use crate::proto::*;
+use crate::session::{DeviceSession, SessionResponse, SESSION_PATH};
 
 /// A failed request: the HTTP status and the server's error body.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +42,13 @@ pub struct DeviceClient {
     pub device_id: Option<String>,
     /// The clock used for signatures' `created` (tests move time).
     pub clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    /// Whether requests go through a key-bound session ([`Self::with_sessions`]).
+    sessions: bool,
+    session: Mutex<Option<DeviceSession>>,
 }
+
+/// A session is renewed when it has less than this many seconds left.
+const SESSION_RENEW_MARGIN_S: i64 = 600;
 
 impl DeviceClient {
     /// A phone with a new key and its own HTTP client.
@@ -59,6 +66,8 @@ impl DeviceClient {
             key: DeviceKey::generate(),
             device_id: None,
             clock: Arc::new(Timestamp::now),
+            sessions: false,
+            session: Mutex::new(None),
         }
     }
 
@@ -91,48 +100,137 @@ impl DeviceClient {
         })
     }
 
-    /// POST a JSON body signed with this device's key.
+    /// POST a JSON body proven with this device's key (or its session,
+    /// when `keyid` is the device id and sessions are on).
     pub async fn signed_post<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &[u8],
         keyid: &str,
     ) -> Result<T, ClientError> {
-        let created = (self.clock)().as_second();
-        let h = self
-            .key
-            .sign_request("POST", path, Some(body), keyid, created);
-        let mut req = self
-            .http
-            .post(format!("{}{}", self.base, path))
-            .header("content-type", "application/json")
-            .header(SIGNATURE_INPUT, h.signature_input)
-            .header(SIGNATURE, h.signature)
-            .body(body.to_vec());
-        if let Some(d) = h.content_digest {
-            req = req.header(CONTENT_DIGEST, d);
-        }
-        Self::decode(req.send().await?).await
+        self.send_proven("POST", path, Some(body), keyid).await
     }
 
-    /// GET `path_and_query`, signed with this device's key. The signature
+    /// GET `path_and_query`, proven by the bound device. The signature
     /// covers the path without the query (RFC 9421 `@path`).
     pub async fn signed_get<T: serde::de::DeserializeOwned>(
         &self,
         path_and_query: &str,
     ) -> Result<T, ClientError> {
         let id = self.device_id.as_deref().ok_or(ClientError::NotBound)?;
+        self.send_proven("GET", path_and_query, None, id).await
+    }
+
+    /// Use key-bound sessions for this phone's requests: one signed
+    /// `POST /v1/device-sessions`, then a MAC per request (see
+    /// [`crate::session`]).
+    pub fn with_sessions(mut self) -> Self {
+        self.sessions = true;
+        self
+    }
+
+    /// The current session, opened anew if there is none or it is about
+    /// to expire.
+    pub async fn session(&self) -> Result<DeviceSession, ClientError> {
+        let now = (self.clock)();
+        if let Some(s) = self.current_session() {
+            if s.usable_at(now, SESSION_RENEW_MARGIN_S) {
+                return Ok(s);
+            }
+        }
+        let id = self.device_id.as_deref().ok_or(ClientError::NotBound)?;
+        let (private, offer) = crate::session::offer();
+        let body = serde_json::to_vec(&offer).expect("serialising a plain struct cannot fail");
+        let h = self
+            .key
+            .sign_request("POST", SESSION_PATH, Some(&body), id, now.as_second());
+        let answer: SessionResponse = self.send(h, "POST", SESSION_PATH, Some(&body)).await?;
+        let session =
+            DeviceSession::accept(private, &answer, id).map_err(|e| ClientError::Api {
+                status: 201,
+                body: ErrorBody {
+                    error: "unparsable_answer".into(),
+                    message: e.to_string(),
+                    detail: None,
+                },
+            })?;
+        if let Ok(mut slot) = self.session.lock() {
+            *slot = Some(session.clone());
+        }
+        Ok(session)
+    }
+
+    fn current_session(&self) -> Option<DeviceSession> {
+        self.session.lock().ok().and_then(|s| s.clone())
+    }
+
+    fn forget_session(&self) {
+        if let Ok(mut slot) = self.session.lock() {
+            *slot = None;
+        }
+    }
+
+    /// Send a request proven with the device key under `keyid`, or inside
+    /// the session when sessions are on and `keyid` is the device id. A
+    /// session the server no longer knows or has let expire is replaced
+    /// once.
+    async fn send_proven<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+        keyid: &str,
+    ) -> Result<T, ClientError> {
         let path = path_and_query.split('?').next().unwrap_or(path_and_query);
-        let created = (self.clock)().as_second();
-        let h = self.key.sign_request("GET", path, None, id, created);
-        let resp = self
+        let in_session = self.sessions && self.device_id.as_deref() == Some(keyid);
+        let mut renewed = false;
+        loop {
+            let created = (self.clock)().as_second();
+            let h = if in_session {
+                self.session()
+                    .await?
+                    .sign_request(method, path, body, created)
+            } else {
+                self.key.sign_request(method, path, body, keyid, created)
+            };
+            let result = self.send(h, method, path_and_query, body).await;
+            match result {
+                Err(e)
+                    if in_session
+                        && !renewed
+                        && matches!(e.code(), Some("session_expired" | "unknown_session")) =>
+                {
+                    self.forget_session();
+                    renewed = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        h: SignedHeaders,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+    ) -> Result<T, ClientError> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .expect("callers pass a valid method name");
+        let mut req = self
             .http
-            .get(format!("{}{}", self.base, path_and_query))
+            .request(method, format!("{}{}", self.base, path_and_query))
             .header(SIGNATURE_INPUT, h.signature_input)
-            .header(SIGNATURE, h.signature)
-            .send()
-            .await?;
-        Self::decode(resp).await
+            .header(SIGNATURE, h.signature);
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_vec());
+        }
+        if let Some(d) = h.content_digest {
+            req = req.header(CONTENT_DIGEST, d);
+        }
+        Self::decode(req.send().await?).await
     }
 
     /// POST an unsigned JSON body (enrolment).
@@ -150,7 +248,7 @@ impl DeviceClient {
         Self::decode(resp).await
     }
 
-    /// A request of any method signed by the bound device.
+    /// A request of any method proven by the bound device.
     pub async fn signed<T: serde::de::DeserializeOwned>(
         &self,
         method: &str,
@@ -158,24 +256,7 @@ impl DeviceClient {
         body: Option<&[u8]>,
     ) -> Result<T, ClientError> {
         let id = self.device_id.as_deref().ok_or(ClientError::NotBound)?;
-        let created = (self.clock)().as_second();
-        let h = self.key.sign_request(method, path, body, id, created);
-        let method = reqwest::Method::from_bytes(method.as_bytes())
-            .expect("callers pass a valid method name");
-        let mut req = self
-            .http
-            .request(method, format!("{}{}", self.base, path))
-            .header(SIGNATURE_INPUT, h.signature_input)
-            .header(SIGNATURE, h.signature);
-        if let Some(body) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(body.to_vec());
-        }
-        if let Some(d) = h.content_digest {
-            req = req.header(CONTENT_DIGEST, d);
-        }
-        Self::decode(req.send().await?).await
+        self.send_proven(method, path, body, id).await
     }
 
     /// An unsigned GET.
@@ -247,19 +328,7 @@ impl DeviceClient {
     }
 
     pub async fn status(&self) -> Result<StatusView, ClientError> {
-        let id = self.device_id.as_deref().ok_or(ClientError::NotBound)?;
-        let created = (self.clock)().as_second();
-        let h = self
-            .key
-            .sign_request("GET", "/v1/me/status", None, id, created);
-        let resp = self
-            .http
-            .get(format!("{}/v1/me/status", self.base))
-            .header(SIGNATURE_INPUT, h.signature_input)
-            .header(SIGNATURE, h.signature)
-            .send()
-            .await?;
-        Self::decode(resp).await
+        self.signed_get("/v1/me/status").await
     }
 }
 

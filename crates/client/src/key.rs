@@ -83,6 +83,7 @@ impl DeviceKey {
             created: created_unix_s,
             keyid: keyid.to_string(),
             alg: SIGNATURE_ALG.to_string(),
+            nonce: None,
         };
         let base = params.signature_base(method, path, digest.as_deref());
         SignedHeaders {

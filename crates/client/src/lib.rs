@@ -5,6 +5,8 @@
 //!   never drift apart.
 //! - [`key`]: a device key pair (P-256), its JWK and RFC 7638 thumbprint,
 //!   and request signing.
+//! - [`session`]: key-bound device sessions (one signature, then a MAC
+//!   per request).
 //! - [`push`]: Web Push subscription and check-in bodies.
 //! - [`device`]: an HTTP client that plays one phone (tests, the simulator,
 //!   benchmarks).
@@ -19,4 +21,5 @@ pub mod json_int;
 pub mod key;
 pub mod proto;
 pub mod push;
+pub mod session;
 pub mod stay;

@@ -16,6 +16,12 @@
 //! its clock-skew allowance. Replaying a captured upload is harmless: fixes
 //! are idempotent by (device, seq), so a replay stores nothing new.
 //!
+//! Inside a device session (see [`crate::session`]) the same headers carry
+//! `keyid="<session id>";alg="hmac-sha256";nonce="<random>"` and a 32-byte
+//! HMAC-SHA256 tag over the same signature base. The nonce makes every tag
+//! unique, as ECDSA's randomness does for signatures, so that two equal
+//! requests in one second are not taken for a replay.
+//!
 //! We chose RFC 9421 over DPoP (RFC 9449) because it signs the body digest
 //! directly (DPoP binds a token, not the payload) and WebCrypto's ECDSA
 //! output (IEEE P1363 r||s) is exactly the RFC 9421 `ecdsa-p256-sha256`
@@ -27,6 +33,10 @@ use sfv::{BareItem, FieldType, InnerList, Item, Key, ListEntry, Parameters};
 
 pub const SIGNATURE_LABEL: &str = "amina";
 pub const SIGNATURE_ALG: &str = "ecdsa-p256-sha256";
+/// The algorithm of requests authenticated inside a device session (see
+/// [`crate::session`]): HMAC-SHA256 with the session's key, over the same
+/// signature base.
+pub const SESSION_ALG: &str = "hmac-sha256";
 pub const CONTENT_DIGEST: &str = "content-digest";
 pub const SIGNATURE_INPUT: &str = "signature-input";
 pub const SIGNATURE: &str = "signature";
@@ -47,7 +57,15 @@ pub struct SignatureParams {
     pub created: i64,
     pub keyid: String,
     pub alg: String,
+    /// RFC 9421 `nonce`: required inside a session, where the tag is
+    /// deterministic (two equal requests in the same second would carry
+    /// equal tags and the second would read as a replay); absent with a
+    /// device signature, which is randomised already.
+    pub nonce: Option<String>,
 }
+
+/// Longest `nonce` accepted, in characters.
+pub const MAX_NONCE_CHARS: usize = 64;
 
 /// Why a signature header could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,7 +76,7 @@ pub enum SignatureFormatError {
     Signature,
     #[error("the signature must cover exactly \"@method\" \"@path\" and, with a body, \"content-digest\"")]
     Components,
-    #[error("the signature parameters need created, keyid and alg=\"ecdsa-p256-sha256\"")]
+    #[error("the signature parameters need created, keyid and alg=\"ecdsa-p256-sha256\", or with alg=\"hmac-sha256\" also a nonce of 1 to 64 characters")]
     Params,
 }
 
@@ -91,6 +109,9 @@ impl SignatureParams {
         );
         params.insert(key("keyid"), string_item(&self.keyid));
         params.insert(key("alg"), string_item(&self.alg));
+        if let Some(nonce) = &self.nonce {
+            params.insert(key("nonce"), string_item(nonce));
+        }
         InnerList::with_params(items, params)
     }
 
@@ -143,7 +164,20 @@ impl SignatureParams {
             .and_then(|v| v.as_string())
             .map(|s| s.as_str().to_string())
             .ok_or(SignatureFormatError::Params)?;
-        if alg != SIGNATURE_ALG || inner.params.len() != 3 {
+        let nonce = match inner.params.get("nonce") {
+            None => None,
+            Some(v) => Some(
+                v.as_string()
+                    .map(|s| s.as_str().to_string())
+                    .ok_or(SignatureFormatError::Params)?,
+            ),
+        };
+        let nonce_ok = match (alg.as_str(), &nonce) {
+            (SIGNATURE_ALG, None) => true,
+            (SESSION_ALG, Some(n)) => (1..=MAX_NONCE_CHARS).contains(&n.len()),
+            _ => false,
+        };
+        if !nonce_ok || inner.params.len() != 3 + usize::from(nonce.is_some()) {
             return Err(SignatureFormatError::Params);
         }
         Ok(SignatureParams {
@@ -151,7 +185,14 @@ impl SignatureParams {
             created,
             keyid,
             alg,
+            nonce,
         })
+    }
+
+    /// Whether the request is authenticated with a session key (`keyid` is
+    /// then a session id) rather than signed with the device key.
+    pub fn uses_session(&self) -> bool {
+        self.alg == SESSION_ALG
     }
 
     /// The RFC 9421 signature base for a request.
@@ -343,6 +384,7 @@ mod tests {
             created: 1_700_000_000,
             keyid: "dv_abc".into(),
             alg: SIGNATURE_ALG.into(),
+            nonce: None,
         };
         let header = p.header_value();
         assert_eq!(
@@ -353,12 +395,35 @@ mod tests {
     }
 
     #[test]
+    fn session_params_carry_a_nonce_and_round_trip() {
+        let p = SignatureParams {
+            covers_digest: false,
+            created: 1_700_000_000,
+            keyid: "ds_abc".into(),
+            alg: SESSION_ALG.into(),
+            nonce: Some("n0".into()),
+        };
+        let header = p.header_value();
+        assert_eq!(
+            header,
+            r#"amina=("@method" "@path");created=1700000000;keyid="ds_abc";alg="hmac-sha256";nonce="n0""#
+        );
+        assert_eq!(SignatureParams::parse(&header).unwrap(), p);
+        let long = format!(
+            r#"amina=("@method" "@path");created=1;keyid="k";alg="hmac-sha256";nonce="{}""#,
+            "n".repeat(MAX_NONCE_CHARS + 1)
+        );
+        assert!(SignatureParams::parse(&long).is_err());
+    }
+
+    #[test]
     fn signature_base_matches_rfc9421_layout() {
         let p = SignatureParams {
             covers_digest: true,
             created: 1,
             keyid: "k".into(),
             alg: SIGNATURE_ALG.into(),
+            nonce: None,
         };
         let base = p.signature_base("post", "/v1/fixes", Some("sha-256=:X:"));
         assert_eq!(
@@ -375,6 +440,10 @@ mod tests {
             r#"amina=("@method" "@path");keyid="k";alg="ecdsa-p256-sha256""#,
             r#"other=("@method" "@path");created=1;keyid="k";alg="ecdsa-p256-sha256""#,
             r#"amina=("@method" "@path");created=1;keyid="k";alg="ecdsa-p256-sha256";nonce="x""#,
+            r#"amina=("@method" "@path");created=1;keyid="k";alg="hmac-sha256""#,
+            r#"amina=("@method" "@path");created=1;keyid="k";alg="hmac-sha256";nonce="""#,
+            r#"amina=("@method" "@path");created=1;keyid="k";alg="hmac-sha256";nonce=7"#,
+            r#"amina=("@method" "@path");created=1;keyid="k";alg="hmac-sha256";nonce="x";tag="t""#,
             "garbage((",
         ];
         for b in bad {

@@ -204,6 +204,11 @@ pub struct IngestConfig {
     pub max_batch_fixes: usize,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How long a device session lasts (one signature, then a MAC per
+    /// request), in hours.
+    pub device_session_hours: u32,
+    /// Most device sessions one node keeps in memory.
+    pub session_cache_entries: usize,
 }
 
 impl Default for IngestConfig {
@@ -211,6 +216,8 @@ impl Default for IngestConfig {
         IngestConfig {
             max_batch_fixes: 500,
             max_body_bytes: 256 * 1024,
+            device_session_hours: 24,
+            session_cache_entries: 1_000_000,
         }
     }
 }

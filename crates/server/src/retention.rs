@@ -1,6 +1,7 @@
 //! The retention job: reduce raw fixes older than `retention.fix_days` to
 //! daily presence summaries ([`amina_domain::retention`]), and check that
-//! it was done (`amina retention verify`).
+//! it was done (`amina retention verify`). The same run deletes expired
+//! device sessions.
 //!
 //! Run by the scheduler once a Moscow day and by `amina retention run`.
 //! Each batch of people is one transaction in the store, so a crash leaves
@@ -23,6 +24,8 @@ pub struct RetentionReport {
     pub fixes_removed: u64,
     /// Whole day partitions summarised and dropped (PostgreSQL).
     pub partitions_dropped: u64,
+    /// Expired device sessions deleted.
+    pub sessions_removed: u64,
 }
 
 /// The cut-off at `now` under the configuration.
@@ -42,6 +45,7 @@ pub async fn run_once(state: &AppState) -> Result<RetentionReport, StoreError> {
     };
     // Whole days first (PostgreSQL drops day partitions); the batches
     // below then find only fixes kept outside day partitions.
+    report.sessions_removed = state.store.purge_device_sessions(now).await?;
     let days = state.store.retire_fix_partitions(cut, now).await?;
     report.partitions_dropped = days.partitions;
     report.persons += days.persons;

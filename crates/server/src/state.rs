@@ -8,7 +8,7 @@ use amina_domain::geofence::Geofence;
 use amina_domain::monitor::{Monitor, Plausibility};
 use amina_domain::rule::MonitoringWindow;
 use amina_store::SharedStore;
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::clock::Clock;
@@ -27,6 +27,8 @@ pub struct Inner {
     /// caching it is safe on every node; whether the device is still active
     /// is checked by the store inside each transaction.
     pub device_keys: RwLock<HashMap<String, Arc<DeviceKeyEntry>>>,
+    /// Device sessions this node has seen (see `crate::proof`).
+    pub sessions: SessionCache,
     pub metrics: PrometheusHandle,
     /// Web Push: rules, VAPID key, HTTP client.
     pub push: crate::push::PushRuntime,
@@ -39,6 +41,75 @@ pub struct Inner {
 pub struct DeviceKeyEntry {
     pub person_id: i64,
     pub public_key: Vec<u8>,
+}
+
+/// A device session as the proof check needs it.
+pub struct SessionEntry {
+    pub id: String,
+    pub device_id: String,
+    pub person_id: i64,
+    pub mac_key: Vec<u8>,
+    pub expires_at: Timestamp,
+}
+
+impl From<amina_store::DeviceSessionRecord> for SessionEntry {
+    fn from(r: amina_store::DeviceSessionRecord) -> Self {
+        SessionEntry {
+            id: r.id,
+            device_id: r.device_id,
+            person_id: r.person_id,
+            mac_key: r.mac_key,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+/// Device sessions by id, at most `capacity` of them. When full, expired
+/// sessions go first, then an arbitrary tenth: an evicted session is read
+/// from the store again on its next request.
+pub struct SessionCache {
+    map: RwLock<HashMap<String, Arc<SessionEntry>>>,
+    capacity: usize,
+}
+
+impl SessionCache {
+    pub fn new(capacity: usize) -> Self {
+        SessionCache {
+            map: RwLock::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<SessionEntry>> {
+        self.map.read().ok().and_then(|m| m.get(id).cloned())
+    }
+
+    pub fn insert(&self, entry: SessionEntry) -> Arc<SessionEntry> {
+        let entry = Arc::new(entry);
+        if let Ok(mut m) = self.map.write() {
+            if m.len() >= self.capacity {
+                let now = Timestamp::now();
+                m.retain(|_, e| e.expires_at > now);
+                if m.len() >= self.capacity {
+                    let drop: Vec<String> =
+                        m.keys().take(self.capacity / 10 + 1).cloned().collect();
+                    for id in drop {
+                        m.remove(&id);
+                    }
+                }
+            }
+            m.insert(entry.id.clone(), Arc::clone(&entry));
+        }
+        entry
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -58,6 +129,7 @@ impl AppState {
         let push = crate::push::PushRuntime::new(&config.push);
         let limits = crate::limits::Limits::new(&config.limits);
         let replay = crate::limits::ReplayGuard::new(config.rules.clock_skew_s);
+        let sessions = SessionCache::new(config.ingest.session_cache_entries);
         AppState(Arc::new(Inner {
             store,
             monitor,
@@ -67,6 +139,7 @@ impl AppState {
             config,
             clock,
             device_keys: RwLock::new(HashMap::new()),
+            sessions,
             metrics: crate::telemetry::metrics_handle(),
         }))
     }

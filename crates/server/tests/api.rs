@@ -213,6 +213,10 @@ mod owntracks;
 #[path = "api/limits.rs"]
 mod limits;
 
+/// Key-bound device sessions: one signature, then a MAC per request.
+#[path = "api/sessions.rs"]
+mod sessions;
+
 /// Device and integration routes in the authorisation matrix; horizontal
 /// checks between phones.
 #[path = "api/access.rs"]

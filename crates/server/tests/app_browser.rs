@@ -356,7 +356,7 @@ async fn shell_opens_offline_and_language_switch_changes_every_string() {
     let cached = page
         .wait_for(
             "the shell cache",
-            "caches.open('amina-shell-v3').then(c => c.keys()).then(k => k.length)",
+            "caches.open('amina-shell-v4').then(c => c.keys()).then(k => k.length)",
         )
         .await;
     assert_eq!(
@@ -464,6 +464,51 @@ async fn enrolment_binds_a_device_and_a_fix_reaches_the_server() {
         server.fix_seqs("AB0000001").await == vec![1]
     })
     .await;
+    // The fix went up inside a device session: one request signed with the
+    // device key opened it; the session key is a non-extractable HMAC key
+    // the server derived too, without it ever crossing the network.
+    let session = page
+        .js(
+            "new Promise(r => { const o = indexedDB.open('amina'); o.onsuccess = () => { \
+             const g = o.result.transaction('meta').objectStore('meta').get('session'); \
+             g.onsuccess = () => r(g.result && { id: g.result.id, device: g.result.deviceId, \
+             alg: g.result.key.algorithm.name, extractable: g.result.key.extractable }); }; })",
+        )
+        .await;
+    assert_eq!(session["device"], device_id);
+    assert_eq!(
+        (&session["alg"], &session["extractable"]),
+        (&json!("HMAC"), &json!(false))
+    );
+    let stored = server
+        .state
+        .store
+        .device_session(session["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .expect("the session is stored");
+    assert_eq!(json!(stored.device_id), device_id);
+    // Later fixes carry the session's tag, not a device signature.
+    page.js("window.__proofs = []; const send = window.fetch; \
+         window.fetch = (url, init) => { const h = (init && init.headers) || {}; \
+         if (h['Signature-Input']) window.__proofs.push(url + ' ' + h['Signature-Input']); \
+         return send(url, init); }; document.getElementById('send-now').click(); true")
+        .await;
+    eventually("the second fix on the server", || async {
+        server.fix_seqs("AB0000001").await == vec![1, 2]
+    })
+    .await;
+    let proofs = page.js("window.__proofs").await;
+    let fixes: Vec<&str> = proofs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str())
+        .filter(|p| p.starts_with("/v1/fixes "))
+        .collect();
+    assert!(!fixes.is_empty(), "{proofs}");
+    let keyid = format!("keyid=\"{}\";alg=\"hmac-sha256\";nonce=", stored.id);
+    assert!(fixes.iter().all(|p| p.contains(&keyid)), "{proofs}");
     page.wait_for(
         "presence in the status",
         "document.getElementById('presence').dataset.value === 'in_region'",
@@ -555,6 +600,8 @@ async fn offline_fixes_survive_a_reload_and_flush_without_duplicates() {
     assert_eq!(next_seq, json!(5));
     // Every fix the page made is stored exactly once.
     assert_eq!(server.fix_seqs("AB0000001").await, vec![1, 2, 3, 4]);
+    // The session kept in IndexedDB outlived the reload: one was opened.
+    assert_eq!(server.state.sessions.len(), 1);
     assert_eq!(
         page.text("sync").await,
         amina_server::i18n::catalog()

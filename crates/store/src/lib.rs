@@ -25,6 +25,7 @@ pub mod owntracks;
 pub mod postgres;
 pub mod push;
 pub mod retention;
+pub mod session;
 pub mod signals;
 pub mod spotcheck;
 pub mod sqlite;
@@ -49,6 +50,7 @@ pub use model::*;
 pub use owntracks::*;
 pub use push::*;
 pub use retention::*;
+pub use session::*;
 pub use signals::*;
 pub use spotcheck::*;
 pub use stay::*;
@@ -118,6 +120,7 @@ pub trait Store:
     + PushStore
     + OwnTracksStore
     + RetentionStore
+    + SessionStore
     + SpotCheckStore
     + AccountAdminStore
     + IntegrationStore

@@ -30,6 +30,12 @@ const RETRY_MS = 30_000;
 const MAX_BATCH = 100;
 const LANGS = ["ru", "en", "uz", "tg", "ky"];
 const ALG = "ecdsa-p256-sha256";
+/** Requests inside a device session carry an HMAC tag (docs/api.md). */
+const SESSION_ALG = "hmac-sha256";
+const SESSION_PATH = "/v1/device-sessions";
+const SESSION_KDF_INFO = "amina device session v1 ";
+/** A session is renewed when it has less than this left. */
+const SESSION_RENEW_MS = 10 * 60_000;
 const LANG_KEY = "amina-lang";
 
 // ---------------------------------------------------------------- storage
@@ -185,16 +191,44 @@ async function thumbprint(jwk) {
   return b64url(await sha256(new TextEncoder().encode(canonical)));
 }
 
+function fromB64url(text) {
+  const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+/** Proof with the device key: an ECDSA P-256 signature. */
+function deviceProver(keys, keyid) {
+  return {
+    keyid,
+    alg: ALG,
+    sign: (base) => crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, keys.privateKey, base),
+  };
+}
+
+/** Proof inside a device session: an HMAC-SHA256 tag with the session key. */
+function sessionProver(session) {
+  return {
+    keyid: session.id,
+    alg: SESSION_ALG,
+    // A tag is deterministic: the nonce keeps two equal requests in one
+    // second from reading as a replay.
+    nonce: () => b64url(crypto.getRandomValues(new Uint8Array(12))),
+    sign: (base) => crypto.subtle.sign("HMAC", session.key, base),
+  };
+}
+
 /**
- * A request signed per RFC 9421 as docs/api.md describes: @method, @path
- * and, with a body, content-digest. A signature_expired answer corrects the
- * clock from detail.server_time and is retried once.
+ * A request proven per RFC 9421 as docs/api.md describes: @method, @path
+ * and, with a body, content-digest, signed or tagged by `prover`. A
+ * signature_expired answer corrects the clock from detail.server_time and
+ * is retried once.
  */
-async function signed(method, path, payload, keys, keyid, retried) {
+async function proven(method, path, payload, prover, retried) {
   const body = payload === undefined ? null : new TextEncoder().encode(JSON.stringify(payload));
   const created = Math.floor(serverNow() / 1000);
   const components = body ? '"@method" "@path" "content-digest"' : '"@method" "@path"';
-  const params = `(${components});created=${created};keyid="${keyid}";alg="${ALG}"`;
+  const nonce = prover.nonce ? `;nonce="${prover.nonce()}"` : "";
+  const params = `(${components});created=${created};keyid="${prover.keyid}";alg="${prover.alg}"${nonce}`;
   const headers = { "Signature-Input": `amina=${params}` };
   // RFC 9421 @path is the path without the query.
   let base = `"@method": ${method}\n"@path": ${path.split("?")[0]}\n`;
@@ -205,20 +239,88 @@ async function signed(method, path, payload, keys, keyid, retried) {
     base += `"content-digest": ${digest}\n`;
   }
   base += `"@signature-params": ${params}`;
-  const signature = await crypto.subtle.sign(
-    { name: "ECDSA", hash: "SHA-256" },
-    keys.privateKey,
-    new TextEncoder().encode(base),
-  );
+  const signature = await prover.sign(new TextEncoder().encode(base));
   headers.Signature = `amina=:${b64(signature)}:`;
   try {
     return await api(path, { method, headers, body });
   } catch (e) {
     if (!retried && e instanceof ApiError && e.code === "signature_expired" && e.detail.server_time) {
       noteServerTime(Date.parse(e.detail.server_time));
-      return signed(method, path, payload, keys, keyid, true);
+      return proven(method, path, payload, prover, true);
     }
     throw e;
+  }
+}
+
+/** A request signed with the device key (binding, opening a session). */
+function signed(method, path, payload, keys, keyid) {
+  return proven(method, path, payload, deviceProver(keys, keyid));
+}
+
+/**
+ * Open a device session: an ephemeral ECDH key pair, its public half sent
+ * in one request signed with the device key, and the session key derived
+ * from the shared secret with HKDF-SHA256 (salt: the session id; info: the
+ * label and the device id). The key is a non-extractable HMAC CryptoKey,
+ * kept in IndexedDB; it never crosses the network.
+ */
+async function openSession() {
+  const deviceId = current.deviceId;
+  const ecdh = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"]);
+  const mine = await crypto.subtle.exportKey("raw", ecdh.publicKey);
+  const answer = await signed("POST", SESSION_PATH, { ecdh_public: b64url(mine) }, current.keys, deviceId);
+  const theirs = await crypto.subtle.importKey(
+    "raw",
+    fromB64url(answer.server_public),
+    { name: "ECDH", namedCurve: "P-256" },
+    false,
+    [],
+  );
+  const shared = await crypto.subtle.deriveBits({ name: "ECDH", public: theirs }, ecdh.privateKey, 256);
+  const ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
+  const encode = (text) => new TextEncoder().encode(text);
+  const key = await crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: encode(answer.session_id), info: encode(SESSION_KDF_INFO + deviceId) },
+    ikm,
+    { name: "HMAC", hash: "SHA-256", length: 256 },
+    false,
+    ["sign"],
+  );
+  const session = { id: answer.session_id, key, deviceId, expiresAt: Date.parse(answer.expires_at) };
+  await metaSet("session", session);
+  current.session = session;
+  return session;
+}
+
+/** The device session, opened when there is none or it is about to end. */
+async function currentSession() {
+  if (!current.session) current.session = (await metaGet("session")) || null;
+  const s = current.session;
+  if (s && s.deviceId === current.deviceId && s.expiresAt - SESSION_RENEW_MS > serverNow()) return s;
+  // Requests that start together share one opening.
+  if (!current.sessionOpening) {
+    current.sessionOpening = openSession().finally(() => {
+      current.sessionOpening = null;
+    });
+  }
+  return current.sessionOpening;
+}
+
+/**
+ * A request of the bound device, inside its session. A session the server
+ * no longer honours (expired, or unknown) is replaced once.
+ */
+async function deviceRequest(method, path, payload) {
+  for (let renewed = false; ; renewed = true) {
+    const session = await currentSession();
+    try {
+      return await proven(method, path, payload, sessionProver(session));
+    } catch (e) {
+      const ended = e instanceof ApiError && (e.code === "session_expired" || e.code === "unknown_session");
+      if (!ended || renewed) throw e;
+      if (current.session === session) current.session = null;
+      await metaSet("session", null);
+    }
   }
 }
 
@@ -275,6 +377,9 @@ const current = {
   offlineSince: null,
   retryTimer: null,
   fixTimer: null,
+  /** The device session ({id, key, deviceId, expiresAt}) and its opening. */
+  session: null,
+  sessionOpening: null,
 };
 
 function $(id) {
@@ -326,8 +431,10 @@ async function enrol(request) {
   );
   await metaSet("keys", keys);
   await metaSet("deviceId", bound.device_id);
+  await metaSet("session", null);
   current.keys = keys;
   current.deviceId = bound.device_id;
+  current.session = null;
   await showStatus(bound.status);
 }
 
@@ -433,7 +540,7 @@ async function flush() {
       if (batch.length === 0) break;
       let answer;
       try {
-        answer = await signed("POST", "/v1/fixes", { fixes: batch }, current.keys, current.deviceId);
+        answer = await deviceRequest("POST", "/v1/fixes", { fixes: batch });
       } catch (e) {
         if (e instanceof ApiError && e.status >= 400 && e.status < 500 && Number.isInteger(e.detail.index)) {
           // The server names the fix it refuses; the batch stored nothing.
@@ -485,7 +592,7 @@ function startReporting() {
 
 async function refreshStatus() {
   try {
-    const s = await signed("GET", "/v1/me/status", undefined, current.keys, current.deviceId);
+    const s = await deviceRequest("GET", "/v1/me/status");
     await showStatus(s);
     showError(null);
   } catch (e) {
@@ -573,7 +680,7 @@ async function main() {
   $("refresh").addEventListener("click", refreshStatus);
   // push.js gets what it needs from here.
   initPush({
-    signed: (method, path, body) => signed(method, path, body, current.keys, current.deviceId),
+    signed: deviceRequest,
     say,
     lang: () => lang,
     enrolled: () => Boolean(current.keys && current.deviceId),
@@ -586,7 +693,7 @@ async function main() {
   initOwnTracks({
     t,
     say,
-    signed: (method, path, payload) => signed(method, path, payload, current.keys, current.deviceId),
+    signed: deviceRequest,
     errorCode,
     status: () => current.status,
     statusArrived: showStatus,
@@ -615,7 +722,7 @@ async function main() {
   initStay({
     t,
     say,
-    signed: (method, path, payload) => signed(method, path, payload, current.keys, current.deviceId),
+    signed: deviceRequest,
     enrol,
     afterEnrol: () => {
       showScreen("status");

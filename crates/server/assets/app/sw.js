@@ -7,7 +7,7 @@
 // the new worker then fills a new cache and deletes the old ones.
 "use strict";
 
-const VERSION = "amina-shell-v3";
+const VERSION = "amina-shell-v4";
 const LANGS = ["ru", "en", "uz", "tg", "ky"];
 const SHELL = [
   "/app/",

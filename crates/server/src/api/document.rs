@@ -181,6 +181,12 @@ pub fn document(config: &Config) -> Value {
     );
     constrain(
         &mut doc,
+        "SessionRequest",
+        "ecdh_public",
+        json!({"pattern": format!("^{}$", base64url_pattern(65, "B[A-P]", 2))}),
+    );
+    constrain(
+        &mut doc,
         "PushSubscriptionKeys",
         "auth",
         json!({"pattern": format!("^{}=*$", base64url_pattern(16, "", 0))}),

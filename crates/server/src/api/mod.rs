@@ -10,6 +10,7 @@ pub mod integration;
 mod ops;
 mod owntracks;
 mod push;
+mod session;
 mod stay;
 
 use amina_client::proto::*;
@@ -38,7 +39,11 @@ pub use device::{parse_fix, parse_fix_batch};
         description = "Migration registration with geolocation presence monitoring. \
             Device requests are signed with RFC 9421 HTTP Message Signatures \
             (ecdsa-p256-sha256 over @method, @path and content-digest) with the \
-            device's P-256 key; see the `Signature-Input` and `Signature` headers."
+            device's P-256 key; see the `Signature-Input` and `Signature` headers. \
+            Inside a device session (POST /v1/device-sessions, signed with the device \
+            key, an ECDH P-256 exchange and HKDF-SHA256) the same headers carry \
+            alg hmac-sha256, keyid = the session id and an HMAC-SHA256 tag with the \
+            session key."
     ),
     tags(
         (name = "integration", description = "The federal migration system. Every request is \
@@ -49,6 +54,7 @@ pub use device::{parse_fix, parse_fix_batch};
     paths(
         enrol::enrol,
         device::bind,
+        session::open,
         device::upload_fixes,
         device::my_status,
         stay::search_addresses,
@@ -74,6 +80,8 @@ pub use device::{parse_fix, parse_fix_batch};
         BindRequest,
         BindResponse,
         PublicJwk,
+        amina_client::session::SessionRequest,
+        amina_client::session::SessionResponse,
         FixBatch,
         FixWire,
         IngestResponse,
@@ -148,6 +156,7 @@ fn routes() -> Routes {
     let r = Routes::new()
         .add(Method::POST, "/v1/enrolments", enrol::enrol)
         .add(Method::POST, "/v1/devices", device::bind)
+        .add(Method::POST, "/v1/device-sessions", session::open)
         .add(Method::POST, "/v1/fixes", device::upload_fixes)
         .add(Method::GET, "/v1/me/status", device::my_status)
         .add(Method::GET, "/v1/addresses", stay::search_addresses)

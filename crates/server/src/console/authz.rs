@@ -317,6 +317,12 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/metrics", "ops.metrics", Access::Public),
     rule("GET", "/openapi.json", "ops.openapi", Access::Public),
     rule("POST", "/v1/devices", "device.bind", Access::Device),
+    rule(
+        "POST",
+        "/v1/device-sessions",
+        "device.session_open",
+        Access::Device,
+    ),
     rule("POST", "/v1/enrolments", "device.enrol", Access::Device),
     rule("POST", "/v1/fixes", "device.fixes", Access::Device),
     rule("GET", "/v1/me/status", "device.status", Access::Device),

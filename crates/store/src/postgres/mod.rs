@@ -47,6 +47,7 @@ mod owntracks;
 pub mod partitions;
 mod push;
 mod retention;
+mod session;
 mod signals;
 mod spotcheck;
 mod stay;
@@ -134,6 +135,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0016_nearby_bands",
         include_str!("../../migrations/postgres/0016_nearby_bands.sql"),
+    ),
+    (
+        "0017_device_sessions",
+        include_str!("../../migrations/postgres/0017_device_sessions.sql"),
     ),
 ];
 

@@ -24,6 +24,7 @@ mod integration;
 mod owntracks;
 mod push;
 mod retention;
+mod session;
 mod signals;
 mod spotcheck;
 mod stay;
@@ -106,6 +107,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0016_nearby_bands",
         include_str!("../../migrations/sqlite/0016_nearby_bands.sql"),
+    ),
+    (
+        "0017_device_sessions",
+        include_str!("../../migrations/sqlite/0017_device_sessions.sql"),
     ),
 ];
 
