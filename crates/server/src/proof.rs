@@ -174,13 +174,6 @@ pub async fn verify_device_request(
     let req = parse_signed(headers, body, now, skew)?;
     let verified = if req.params.uses_session() {
         let session = session_entry(state, &req.params.keyid).await?;
-        if now >= session.expires_at {
-            return Err(ApiError::unauthorized(
-                "session_expired",
-                "the device session has expired; open a new one",
-            )
-            .with_detail(serde_json::json!({"expired_at": session.expires_at.to_string()})));
-        }
         let base = req
             .params
             .signature_base(method, path, req.digest.as_deref());
@@ -191,6 +184,14 @@ pub async fn verify_device_request(
                 "the tag does not verify with the session's key",
             )
         })?;
+        // Only the key's holder learns that its session ended.
+        if now >= session.expires_at {
+            return Err(ApiError::unauthorized(
+                "session_expired",
+                "the device session has expired; open a new one",
+            )
+            .with_detail(serde_json::json!({"expired_at": session.expires_at.to_string()})));
+        }
         VerifiedDevice {
             device_id: session.device_id.clone(),
             person_id: session.person_id,
