@@ -176,6 +176,15 @@ fn ingest_benchmark_runs_on_durable_postgres_with_its_pgbench_baseline() {
     };
     assert!(figure("amina (HTTP") > 0.0, "{stdout}");
     assert!(figure("baseline (pgbench") > 0.0, "{stdout}");
+    // One warm-up round (the default) runs first and is not counted.
+    let rounds: Vec<&str> = stdout
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("round ") || l.starts_with("warm-up"))
+        .collect();
+    assert_eq!(rounds.len(), 2, "{stdout}");
+    assert!(rounds[0].starts_with("warm-up (not counted):"), "{stdout}");
+    assert!(rounds[1].starts_with("round 1:"), "{stdout}");
     assert!(stdout.contains("ratio amina / baseline:"), "{stdout}");
 }
 
