@@ -77,20 +77,33 @@ impl DeviceKey {
         keyid: &str,
         created_unix_s: i64,
     ) -> SignedHeaders {
-        let digest = body.map(content_digest);
         let params = SignatureParams {
-            covers_digest: digest.is_some(),
+            covers_digest: false,
             created: created_unix_s,
             keyid: keyid.to_string(),
             alg: SIGNATURE_ALG.to_string(),
             nonce: None,
         };
-        let base = params.signature_base(method, path, digest.as_deref());
-        SignedHeaders {
-            content_digest: digest,
-            signature_input: params.header_value(),
-            signature: signature_header(&self.sign(base.as_bytes())),
-        }
+        proven_headers(method, path, body, params, |base| self.sign(base))
+    }
+}
+
+/// The headers of one request whose RFC 9421 base (built from `params`,
+/// with `covers_digest` set from `body`) is signed or tagged by `prove`.
+pub(crate) fn proven_headers(
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    mut params: SignatureParams,
+    prove: impl FnOnce(&[u8]) -> Vec<u8>,
+) -> SignedHeaders {
+    let digest = body.map(content_digest);
+    params.covers_digest = digest.is_some();
+    let base = params.signature_base(method, path, digest.as_deref());
+    SignedHeaders {
+        content_digest: digest,
+        signature_input: params.header_value(),
+        signature: signature_header(&prove(base.as_bytes())),
     }
 }
 

@@ -32,8 +32,8 @@ use ring::agreement::{agree_ephemeral, EphemeralPrivateKey, UnparsedPublicKey, E
 use ring::hkdf;
 use serde::{Deserialize, Serialize};
 
-use crate::key::SignedHeaders;
-use crate::proto::{content_digest, signature_header, SignatureParams, SESSION_ALG};
+use crate::key::{proven_headers, SignedHeaders};
+use crate::proto::{SignatureParams, SESSION_ALG};
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -199,21 +199,16 @@ impl DeviceSession {
         body: Option<&[u8]>,
         created_unix_s: i64,
     ) -> SignedHeaders {
-        let digest = body.map(content_digest);
         let params = SignatureParams {
-            covers_digest: digest.is_some(),
+            covers_digest: false,
             created: created_unix_s,
             keyid: self.id.clone(),
             alg: SESSION_ALG.to_string(),
             nonce: Some(nonce()),
         };
-        let base = params.signature_base(method, path, digest.as_deref());
-        let tag = ring::hmac::sign(&self.key, base.as_bytes());
-        SignedHeaders {
-            content_digest: digest,
-            signature_input: params.header_value(),
-            signature: signature_header(tag.as_ref()),
-        }
+        proven_headers(method, path, body, params, |base| {
+            ring::hmac::sign(&self.key, base).as_ref().to_vec()
+        })
     }
 }
 

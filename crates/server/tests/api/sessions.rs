@@ -26,6 +26,13 @@ fn batch(seq: i64, at: Timestamp) -> Vec<u8> {
     .unwrap()
 }
 
+/// The first test card's holder, enrolled, bound and using sessions.
+async fn session_phone(app: &TestApp) -> DeviceClient {
+    app.enrolled_phone("AB0000001", "secret-one")
+        .await
+        .with_sessions()
+}
+
 /// POST `body` to /v1/fixes proven inside `session`; (status, error code).
 async fn upload_in(
     app: &TestApp,
@@ -39,8 +46,14 @@ async fn upload_in(
 
 /// POST `body` to /v1/fixes with the proof headers `h`.
 async fn send_proven(app: &TestApp, h: &SignedHeaders, body: &[u8]) -> (u16, String) {
+    post_proven(&app.base, "/v1/fixes", h, body).await
+}
+
+/// POST `body` to `base` + `path` with the proof headers `h`; (status,
+/// error code).
+async fn post_proven(base: &str, path: &str, h: &SignedHeaders, body: &[u8]) -> (u16, String) {
     let resp = reqwest::Client::new()
-        .post(format!("{}/v1/fixes", app.base))
+        .post(format!("{base}{path}"))
         .header("content-type", "application/json")
         .header("content-digest", h.content_digest.clone().unwrap())
         .header("signature-input", h.signature_input.clone())
@@ -74,10 +87,7 @@ async fn a_session_carries_uploads_after_one_signature(b: Backend) {
     let Some(app) = TestApp::spawn(b, moscow(START)).await else {
         return;
     };
-    let phone = app
-        .enrolled_phone("AB0000001", "secret-one")
-        .await
-        .with_sessions();
+    let phone = session_phone(&app).await;
     let at = app.clock.now();
     for seq in 1..=5 {
         let r = phone
@@ -112,10 +122,7 @@ async fn forged_unknown_and_replayed_session_proofs_are_refused(b: Backend) {
     let Some(app) = TestApp::spawn(b, moscow(START)).await else {
         return;
     };
-    let phone = app
-        .enrolled_phone("AB0000001", "secret-one")
-        .await
-        .with_sessions();
+    let phone = session_phone(&app).await;
     let real = phone.session().await.unwrap();
     let now = app.clock.now();
     let device_id = phone.device_id.clone().unwrap();
@@ -190,10 +197,7 @@ async fn an_expired_session_is_refused_and_the_phone_opens_another(b: Backend) {
     let Some(app) = TestApp::spawn(b, moscow(START)).await else {
         return;
     };
-    let phone = app
-        .enrolled_phone("AB0000001", "secret-one")
-        .await
-        .with_sessions();
+    let phone = session_phone(&app).await;
     let first = phone.session().await.unwrap();
     app.advance(SignedDuration::from_hours(24));
     let now = app.clock.now();
@@ -221,10 +225,7 @@ async fn a_session_opened_on_one_node_is_honoured_by_another(b: Backend) {
     let Some(app) = TestApp::spawn(b, moscow(START)).await else {
         return;
     };
-    let phone = app
-        .enrolled_phone("AB0000001", "secret-one")
-        .await
-        .with_sessions();
+    let phone = session_phone(&app).await;
     let session = phone.session().await.unwrap();
     // A second node on the same database, with its own (empty) caches.
     let other = AppState::new(
@@ -242,16 +243,10 @@ async fn a_session_opened_on_one_node_is_honoured_by_another(b: Backend) {
     let now = app.clock.now();
     let body = batch(1, now);
     let h = session.sign_request("POST", "/v1/fixes", Some(&body), now.as_second());
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/v1/fixes"))
-        .header("content-digest", h.content_digest.unwrap())
-        .header("signature-input", h.signature_input)
-        .header("signature", h.signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        post_proven(&base, "/v1/fixes", &h, &body).await,
+        (200, String::new())
+    );
     assert_eq!(other.sessions.len(), 1, "read from the database");
     assert_eq!(app.fix_count("AB0000001").await, 1);
     let _ = tx.send(());
@@ -261,10 +256,7 @@ async fn a_session_ends_with_its_device(b: Backend) {
     let Some(app) = TestApp::spawn(b, moscow(START)).await else {
         return;
     };
-    let old = app
-        .enrolled_phone("AB0000001", "secret-one")
-        .await
-        .with_sessions();
+    let old = session_phone(&app).await;
     let at = app.clock.now();
     old.upload(&[fix(1, KREMLIN.0, KREMLIN.1, 10.0, at)])
         .await
@@ -283,18 +275,10 @@ async fn a_session_ends_with_its_device(b: Backend) {
         &id,
         app.clock.now().as_second(),
     );
-    let resp = reqwest::Client::new()
-        .post(format!("{}{SESSION_PATH}", app.base))
-        .header("content-digest", h.content_digest.unwrap())
-        .header("signature-input", h.signature_input)
-        .header("signature", h.signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 403);
-    let v: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(v["error"], "device_revoked");
+    assert_eq!(
+        post_proven(&app.base, SESSION_PATH, &h, &body).await,
+        (403, "device_revoked".into())
+    );
     assert_eq!(app.fix_count("AB0000001").await, 1);
 }
 
