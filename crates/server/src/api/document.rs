@@ -485,6 +485,35 @@ mod tests {
     }
 
     #[test]
+    fn documented_session_keys_are_what_the_exchange_takes() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        let d = doc();
+        let re = pattern_of(&property(&d, "SessionRequest", "ecdh_public"));
+        for _ in 0..200 {
+            let (private, offer) = amina_client::session::offer();
+            assert!(re.is_match(&offer.ecdh_public), "{}", offer.ecdh_public);
+            // What the pattern admits, the exchange reads as a point.
+            let (_, peer) = amina_client::session::offer();
+            assert!(amina_client::session::agree(private, &peer.ecdh_public, "s", "d").is_some());
+        }
+        let (_, offer) = amina_client::session::offer();
+        let raw = URL_SAFE_NO_PAD.decode(&offer.ecdh_public).unwrap();
+        let mut compressed = vec![2u8];
+        compressed.extend(&raw[1..33]);
+        for refused in [
+            format!("{}=", offer.ecdh_public),
+            URL_SAFE_NO_PAD.encode(&compressed),
+            offer.ecdh_public.replace('_', "/"),
+            offer.ecdh_public[..86].to_string(),
+        ] {
+            if refused != offer.ecdh_public {
+                assert!(!re.is_match(&refused), "{refused}");
+            }
+        }
+    }
+
+    #[test]
     fn documented_key_forms_are_what_the_decoders_take() {
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         use base64::Engine as _;
