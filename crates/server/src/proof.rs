@@ -9,8 +9,8 @@
 //!
 //! Order of checks, cheapest first: headers present and well-formed,
 //! `created` within the clock-skew allowance, body digest, then the ECDSA
-//! P-256 verification (ring, ~70 µs on this class of machine) or the HMAC
-//! (about 1 µs). A verified proof is then refused if it was received before
+//! P-256 verification (ring, ~70 µs on this class of machine) or the
+//! HMAC-SHA256 (two hash passes over a few hundred bytes). A verified proof is then refused if it was received before
 //! (a replay inside the skew window, `crate::limits::ReplayGuard`) and
 //! counted against the device's rate limit.
 

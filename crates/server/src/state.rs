@@ -215,3 +215,34 @@ pub fn build_monitor(config: &Config) -> Result<Monitor, StartError> {
         clock_skew: SignedDuration::from_secs(i64::from(config.rules.clock_skew_s)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, expires_at: &str) -> SessionEntry {
+        SessionEntry {
+            id: id.into(),
+            device_id: "dv_x".into(),
+            person_id: 1,
+            mac_key: vec![0; 32],
+            expires_at: expires_at.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_full_session_cache_drops_expired_sessions_first_then_some_others() {
+        let cache = SessionCache::new(3);
+        cache.insert(entry("old", "2000-01-01T00:00:00Z"));
+        cache.insert(entry("a", "2999-01-01T00:00:00Z"));
+        cache.insert(entry("b", "2999-01-01T00:00:00Z"));
+        cache.insert(entry("c", "2999-01-01T00:00:00Z"));
+        assert_eq!(cache.len(), 3);
+        assert!(cache.get("old").is_none(), "the expired one went first");
+        assert!(["a", "b", "c"].iter().all(|id| cache.get(id).is_some()));
+        // Nothing expired: a tenth (at least one) makes room.
+        cache.insert(entry("d", "2999-01-01T00:00:00Z"));
+        assert_eq!(cache.len(), 3);
+        assert!(cache.get("d").is_some());
+    }
+}

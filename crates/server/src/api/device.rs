@@ -12,7 +12,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use base64::Engine as _;
 use jiff::Timestamp;
 
 use super::{parse_json, read_body};
@@ -73,7 +72,7 @@ pub async fn bind(
         .bind_device(
             super::enrol::token_hash(&req.binding_token),
             NewDevice {
-                id: new_device_id(),
+                id: super::random_id("dv_"),
                 public_key,
                 key_thumbprint: thumbprint,
                 kind: kind.into(),
@@ -98,15 +97,6 @@ pub async fn bind(
             status,
         }),
     ))
-}
-
-fn new_device_id() -> String {
-    let mut raw = [0u8; 16];
-    rand::fill(&mut raw);
-    format!(
-        "dv_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-    )
 }
 
 /// Upload a batch of fixes. Idempotent by (device, seq): a retry is

@@ -232,6 +232,18 @@ pub(crate) fn verify_secret_for_tests(phc: &str, secret: &str) -> bool {
     enrol::verify_secret(phc, secret)
 }
 
+/// A new identifier: `prefix` and 128 random bits, base64url (device ids
+/// `dv_…`, session ids `ds_…`).
+pub(crate) fn random_id(prefix: &str) -> String {
+    use base64::Engine as _;
+    let mut raw = [0u8; 16];
+    rand::fill(&mut raw);
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    )
+}
+
 /// Read a request body up to `limit` bytes.
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {

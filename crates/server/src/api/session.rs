@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::Json;
-use base64::Engine as _;
 use jiff::SignedDuration;
 
 use super::{parse_json, read_body};
@@ -52,7 +51,7 @@ pub async fn open(
         ));
     }
     let request: SessionRequest = parse_json(&bytes)?;
-    let session_id = new_session_id();
+    let session_id = super::random_id("ds_");
     let (server_private, server_offer) = offer();
     let mac_key = agree(
         server_private,
@@ -90,13 +89,4 @@ pub async fn open(
     };
     state.sessions.insert(SessionEntry::from(record));
     Ok((StatusCode::CREATED, Json(answer)))
-}
-
-fn new_session_id() -> String {
-    let mut raw = [0u8; 16];
-    rand::fill(&mut raw);
-    format!(
-        "ds_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-    )
 }
