@@ -226,14 +226,14 @@ impl Target {
                 // The spatial index is built once after the load rather
                 // than grown point by point.
                 client
-                    .batch_execute("DROP INDEX IF EXISTS persons_trusted_position")
+                    .batch_execute("DROP INDEX IF EXISTS persons_nearby_anchor")
                     .await?;
                 for g in groups {
                     pg_load(client, g, &hash).await?;
                 }
                 client
                     .batch_execute(
-                        "CREATE INDEX persons_trusted_position ON persons USING gist (trusted_position); \
+                        "CREATE INDEX persons_nearby_anchor ON persons USING gist (nearby_anchor); \
                          SELECT setval(pg_get_serial_sequence('persons', 'id'), (SELECT max(id) FROM persons)); \
                          SELECT setval(pg_get_serial_sequence('registrations', 'id'), (SELECT max(id) FROM registrations)); \
                          ",
@@ -336,13 +336,15 @@ async fn pg_load(client: &tokio_postgres::Client, g: &Group<'_>, hash: &str) -> 
                 "INSERT INTO persons (id, card_number, status, registration_id, \
                  registration_started_at, last_monitoring_at, deadline_at, presence, \
                  presence_since, trusted_lat, trusted_lon, trusted_accuracy_m, trusted_at, \
-                 trusted_position, created_at) OVERRIDING SYSTEM VALUE \
+                 trusted_position, nearby_anchor, created_at) OVERRIDING SYSTEM VALUE \
                  SELECT u.g, 'BN' || lpad(u.g::text, 9, '0'), 'registered', u.g, $2::timestamptz, \
                         CASE WHEN u.lat IS NULL THEN NULL ELSE $2::timestamptz END, $3::timestamptz, \
                         CASE WHEN u.lat IS NULL THEN 'unknown' ELSE 'in_region' END, \
                         CASE WHEN u.lat IS NULL THEN NULL ELSE $2::timestamptz END, u.lat, u.lon, \
                         CASE WHEN u.lat IS NULL THEN NULL ELSE 15.0 END, \
                         CASE WHEN u.lat IS NULL THEN NULL ELSE $2::timestamptz END, \
+                        CASE WHEN u.lat IS NULL THEN NULL \
+                             ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography END, \
                         CASE WHEN u.lat IS NULL THEN NULL \
                              ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography END, $2::timestamptz \
                  FROM unnest($1::bigint[], $4::float8[], $5::float8[]) AS u(g, lat, lon)",

@@ -776,6 +776,63 @@ async fn nearby_lists_the_nearest_first_with_their_open_signals(h: Harness) {
         .is_empty());
 }
 
+/// On PostgreSQL the index holds a point that may lag up to 25 m behind a
+/// person's last position (so that small moves do not touch the index;
+/// migration 0018): the nearby query must still answer from the exact
+/// positions, at the radius's edge and at the limit's cut.
+async fn nearby_answers_from_the_last_position_when_the_indexed_point_lags(h: Harness) {
+    let s = h.migrated().await;
+    let m = monitor();
+    let at = msk("2025-11-24 10:00");
+    let here = Coordinates::parse(KREMLIN.0, KREMLIN.1).unwrap();
+    // Metres east of the Kremlin, as a position.
+    let east = |metres: f64| {
+        let per_degree =
+            here.distance_m(Coordinates::parse(KREMLIN.0, KREMLIN.1 + 0.01).unwrap()) / 0.01;
+        (KREMLIN.0, KREMLIN.1 + metres / per_degree)
+    };
+    // (card, first fix, second fix), each second fix 20 m from the first:
+    // in from 515 m to 495 m; out from 485 m to 505 m; away from 100 m to
+    // 120 m; and one who stays at 110 m.
+    let people = [
+        ("UZ7100001", east(515.0), east(495.0)),
+        ("UZ7100002", east(485.0), east(505.0)),
+        ("UZ7100003", east(100.0), east(120.0)),
+        ("UZ7100004", east(110.0), east(110.0)),
+    ];
+    let mut ids = Vec::new();
+    for (n, (card, first, second)) in people.iter().enumerate() {
+        let t = at + SignedDuration::from_mins(n as i64);
+        let (pid, _, dev) = enrolled_with_device(&s, &m, card, t).await;
+        let later = t + SignedDuration::from_mins(5);
+        s.ingest(&m, &dev, vec![fix(1, t, *first)], t)
+            .await
+            .unwrap();
+        s.ingest(&m, &dev, vec![fix(2, later, *second)], later)
+            .await
+            .unwrap();
+        ids.push(pid);
+    }
+    let near = s.nearby(KREMLIN.0, KREMLIN.1, 500.0, 10).await.unwrap();
+    let listed: Vec<i64> = near.iter().map(|p| p.person_id).collect();
+    assert_eq!(listed, [ids[3], ids[2], ids[0]], "{near:?}");
+    for p in &near {
+        let i = ids.iter().position(|&id| id == p.person_id).unwrap();
+        let (lat, lon) = people[i].2;
+        let exact = here.distance_m(Coordinates::parse(lat, lon).unwrap());
+        assert!((p.distance_m - exact).abs() < 1e-3, "{p:?}: {exact} m");
+    }
+    // The nearest by last position, not by the indexed point (100 m).
+    let one: Vec<i64> = s
+        .nearby(KREMLIN.0, KREMLIN.1, 500.0, 1)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.person_id)
+        .collect();
+    assert_eq!(one, [ids[3]]);
+}
+
 suite!(
     both: [
         accounts_sign_in_lock_and_sessions_expire,
@@ -785,6 +842,7 @@ suite!(
         signal_reviews_carry_their_audit_record,
         the_registry_is_proposed_by_the_system_and_decided_by_a_person,
         nearby_lists_the_nearest_first_with_their_open_signals,
+        nearby_answers_from_the_last_position_when_the_indexed_point_lags,
     ],
     postgres_only: []
 );

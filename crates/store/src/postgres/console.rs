@@ -15,7 +15,7 @@ use tokio_postgres::Row;
 use super::audit::append;
 use super::{
     add_event, db_error, execute, flags_from_bits, get, opt_ts, query, query_one, query_opt, ts,
-    PgDate, PostgresStore,
+    PgDate, PostgresStore, NEARBY_ANCHOR_SLACK_M,
 };
 use crate::console::{
     check_case_use, decided_status, parse_registry_status, parse_role, proposal_evidence,
@@ -162,8 +162,16 @@ async fn refresh_name_index<C: GenericClient>(c: &C) -> Result<(), StoreError> {
 const OPEN_SIGNALS: &str = "(SELECT COUNT(*) FROM signals s WHERE s.person_id = p.id \
      AND s.status IN ('open', 'in_review'))";
 
-/// The console's "people near a point" (`$1` latitude, `$2` longitude, `$3`
-/// radius in metres, `$4` limit).
+/// The console's "people near a point": `$1` latitude, `$2` longitude, `$3`
+/// radius in metres, `$4` how many rows to read.
+///
+/// The GiST index holds each person's `nearby_anchor`, a point within
+/// [`NEARBY_ANCHOR_SLACK_M`] of the trusted position (see
+/// migrations/postgres/0018_hot_person_updates.sql). The query walks it
+/// nearest anchor first (a KNN scan inside the radius widened by the slack)
+/// and returns, for each person read, the anchor's distance, the exact
+/// distance from `trusted_position` and whether that is within the radius;
+/// [`nearest_exact`] then decides whether the rows read settle the answer.
 ///
 /// Distances are great-circle distances on the sphere of the WGS 84 mean
 /// radius (6,371,008.77 m), as SQLite's [`crate::console::distance_m`]
@@ -171,19 +179,76 @@ const OPEN_SIGNALS: &str = "(SELECT COUNT(*) FROM signals s WHERE s.person_id = 
 /// `ST_DWithin(.., false)` both use that sphere. Against the WGS 84 spheroid
 /// a sphere is off by at most 0.56 % (0.34 % east-west and 0.13 %
 /// north-south in Moscow: 1.7 m at 500 m), in exchange for a much cheaper
-/// computation and a KNN index scan. People at the very same distance are
-/// listed by id; when such a tie straddles the limit, which of them make the
-/// cut is up to the index.
+/// computation and a KNN index scan.
 fn nearby_sql() -> String {
+    let here = "ST_MakePoint($2, $1)::geography";
+    let slack = NEARBY_ANCHOR_SLACK_M;
     format!(
-        "SELECT p.id, p.card_number, p.d, {OPEN_SIGNALS} \
-         FROM (SELECT p.id, p.card_number, \
-                      p.trusted_position <-> ST_MakePoint($2, $1)::geography AS d \
-               FROM persons p \
-               WHERE ST_DWithin(p.trusted_position, ST_MakePoint($2, $1)::geography, $3, false) \
-               ORDER BY d LIMIT $4) p \
-         ORDER BY p.d, p.id"
+        "SELECT p.id, p.card_number, p.trusted_position <-> {here}, \
+                ST_DWithin(p.trusted_position, {here}, $3::float8, false), \
+                p.nearby_anchor <-> {here}, {OPEN_SIGNALS} \
+         FROM persons p \
+         WHERE ST_DWithin(p.nearby_anchor, {here}, $3::float8 + {slack}, false) \
+         ORDER BY p.nearby_anchor <-> {here} LIMIT $4"
     )
+}
+
+/// A person the nearby query read: by anchor distance, with the exact one.
+#[derive(Debug, Clone, PartialEq)]
+struct NearbyRow {
+    person: NearbyPerson,
+    /// Whether the exact position is within the radius.
+    inside: bool,
+    /// The distance of the person's anchor (the order the rows come in).
+    anchor_m: f64,
+}
+
+/// Rows to read for an answer of `limit` people: the limit, and as many
+/// again as the anchors' slack may reorder at the cut (a quarter, and a few
+/// for small limits); doubled by the caller while that is not enough.
+fn nearby_first_read(limit: u32) -> u32 {
+    limit.saturating_add(limit / 4).saturating_add(32)
+}
+
+/// The nearest `limit` people within the radius, by exact distance then id,
+/// if the rows read (`asked` of them asked for, in anchor order) settle it;
+/// None if more must be read.
+///
+/// Everyone not read has an anchor at least as far as the last row's, so
+/// an exact distance of at least that minus the slack. The answer is
+/// settled when the rows ran out before `asked`, or when `limit` people are
+/// kept and the cut (the `limit`-th exact distance) lies below that bound:
+/// no one unread can be nearer than the cut. With fewer kept, only running
+/// out settles it (the anchors read reach at most the radius plus the
+/// slack, so the bound never passes the radius).
+fn nearest_exact(
+    mut rows: Vec<NearbyRow>,
+    asked: usize,
+    limit: usize,
+) -> Option<Vec<NearbyPerson>> {
+    let unread_from = match rows.last() {
+        Some(last) if rows.len() >= asked => Some(last.anchor_m - NEARBY_ANCHOR_SLACK_M),
+        _ => None,
+    };
+    rows.retain(|r| r.inside);
+    let mut kept: Vec<NearbyPerson> = rows.into_iter().map(|r| r.person).collect();
+    kept.sort_by(|a, b| {
+        a.distance_m
+            .total_cmp(&b.distance_m)
+            .then(a.person_id.cmp(&b.person_id))
+    });
+    kept.truncate(limit);
+    if let Some(bound) = unread_from {
+        let cut = match kept.last() {
+            Some(p) if kept.len() == limit => p.distance_m,
+            _ => f64::INFINITY,
+        };
+        // A margin for the rounding of the two distances.
+        if limit > 0 && cut >= bound - 1e-6 {
+            return None;
+        }
+    }
+    Some(kept)
 }
 
 fn not_found_case() -> StoreError {
@@ -843,27 +908,101 @@ impl ConsoleStore for PostgresStore {
         radius_m: f64,
         limit: u32,
     ) -> Result<Vec<NearbyPerson>, StoreError> {
-        // The inner query walks the GiST index on trusted_position nearest
-        // first (`<->`, a KNN scan) inside the ST_DWithin box and stops at
-        // the limit, so it reads about `limit` rows however many people the
-        // circle holds; the outer one counts open signals for those people
-        // only. Distances are on the sphere (see [`nearby_sql`]).
+        // One KNN walk of the index, nearest anchor first, that reads a
+        // little more than `limit` rows however many people the circle
+        // holds; read again, twice as far, in the rare case the rows do not
+        // settle the exact answer (see [`nearest_exact`]).
         let client = self.client().await?;
-        query(
-            &client,
-            &nearby_sql(),
-            &[&lat, &lon, &radius_m, &i64::from(limit)],
-        )
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(NearbyPerson {
-                person_id: get(r, 0)?,
-                card_number: get(r, 1)?,
-                distance_m: get(r, 2)?,
-                open_signals: get::<i64>(r, 3)? as u64,
-            })
-        })
-        .collect()
+        let sql = nearby_sql();
+        let mut asked = nearby_first_read(limit);
+        loop {
+            let rows = query(&client, &sql, &[&lat, &lon, &radius_m, &i64::from(asked)])
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(NearbyRow {
+                        person: NearbyPerson {
+                            person_id: get(r, 0)?,
+                            card_number: get(r, 1)?,
+                            distance_m: get(r, 2)?,
+                            open_signals: get::<i64>(r, 5)? as u64,
+                        },
+                        inside: get(r, 3)?,
+                        anchor_m: get(r, 4)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            if let Some(answer) = nearest_exact(rows, asked as usize, limit as usize) {
+                return Ok(answer);
+            }
+            asked = asked.saturating_mul(2);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, distance_m: f64, anchor_m: f64) -> NearbyRow {
+        NearbyRow {
+            person: NearbyPerson {
+                person_id: id,
+                card_number: format!("C{id}"),
+                distance_m,
+                open_signals: 0,
+            },
+            inside: distance_m <= 500.0,
+            anchor_m,
+        }
+    }
+
+    fn ids(answer: Option<Vec<NearbyPerson>>) -> Option<Vec<i64>> {
+        answer.map(|a| a.iter().map(|p| p.person_id).collect())
+    }
+
+    #[test]
+    fn rows_that_ran_out_are_the_whole_circle() {
+        // Read in anchor order; exact order differs; 4 is outside.
+        let rows = vec![
+            row(1, 120.0, 100.0),
+            row(2, 110.0, 110.0),
+            row(3, 110.0, 115.0),
+            row(4, 505.0, 485.0),
+        ];
+        assert_eq!(ids(nearest_exact(rows.clone(), 5, 10)), Some(vec![2, 3, 1]));
+        assert_eq!(ids(nearest_exact(rows, 5, 2)), Some(vec![2, 3]));
+    }
+
+    #[test]
+    fn a_cut_below_the_unread_bound_settles_it() {
+        // The last anchor read is at 200 m: everyone unread is at least
+        // 175 m away, beyond the cut at 120 m.
+        let rows = vec![
+            row(1, 120.0, 100.0),
+            row(2, 110.0, 110.0),
+            row(3, 190.0, 200.0),
+        ];
+        assert_eq!(ids(nearest_exact(rows, 3, 2)), Some(vec![2, 1]));
+    }
+
+    #[test]
+    fn a_cut_within_the_slack_of_the_last_anchor_reads_further() {
+        // Cut at 180 m, unread from 175 m: someone unread may be nearer.
+        let rows = vec![
+            row(1, 120.0, 100.0),
+            row(2, 180.0, 170.0),
+            row(3, 190.0, 200.0),
+        ];
+        assert_eq!(ids(nearest_exact(rows, 3, 2)), None);
+        // Too few inside the radius while rows remain: read further.
+        let rows = vec![row(1, 120.0, 100.0), row(2, 505.0, 490.0)];
+        assert_eq!(ids(nearest_exact(rows, 2, 5)), None);
+    }
+
+    #[test]
+    fn a_limit_of_zero_lists_no_one() {
+        let rows = vec![row(1, 120.0, 100.0)];
+        assert_eq!(ids(nearest_exact(rows, 1, 0)), Some(vec![]));
     }
 }

@@ -23,7 +23,10 @@ impl DetectionStore for PostgresStore {
         let client = self.client().await?;
         query(
             &client,
-            "SELECT id FROM persons WHERE last_monitoring_at >= $1 AND id > $2 \
+            // The index is on the day (migration 0018); the instant filters.
+            "SELECT id FROM persons \
+             WHERE last_monitoring_day >= ($1::timestamptz AT TIME ZONE 'UTC')::date \
+               AND last_monitoring_at >= $1 AND id > $2 \
              ORDER BY id LIMIT $3",
             &[&to_system(since), &after_id, &i64::from(limit)],
         )

@@ -59,8 +59,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Statement;
 
 use super::{
-    bad, db_error, fix_from_row, flags_to_bits, get, opt_ts, person_from_row, pool_error,
-    record_deregistration, signals, to_i64, DECIDED_BY_RULE, PERSON_COLUMNS,
+    anchor_sql, bad, db_error, fix_from_row, flags_to_bits, get, opt_ts, person_from_row,
+    pool_error, record_deregistration, signals, to_i64, DECIDED_BY_RULE, PERSON_COLUMNS,
 };
 use crate::time::to_system;
 use crate::{rule_signal, IngestOutcome, PersonView, StoreError};
@@ -311,22 +311,29 @@ const INSERT_SQL: &str = "INSERT INTO fixes (device_id, seq, person_id, lat, lon
                           $10::boolean[], $11::smallint[], $12::text[], $13::smallint[], \
                           $14::boolean[])";
 
-/// Write each person's monitoring state, keeping the geography column in
-/// step with the trusted position it is derived from (as `save_state`).
-const UPDATE_SQL: &str = "UPDATE persons AS p SET status = u.status, \
-     registration_started_at = u.registration_started_at, \
-     last_monitoring_at = u.last_monitoring_at, deadline_at = u.deadline_at, \
-     presence = u.presence, presence_since = u.presence_since, trusted_lat = u.lat, \
-     trusted_lon = u.lon, trusted_accuracy_m = u.accuracy_m, trusted_at = u.trusted_at, \
-     trusted_position = CASE WHEN u.lat IS NULL OR u.lon IS NULL THEN NULL \
-         ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography END, \
-     pending_jump = u.pending_jump \
-     FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], \
-                 $5::timestamptz[], $6::text[], $7::timestamptz[], $8::float8[], $9::float8[], \
-                 $10::float8[], $11::timestamptz[], $12::jsonb[]) \
-          AS u(id, status, registration_started_at, last_monitoring_at, deadline_at, presence, \
-               presence_since, lat, lon, accuracy_m, trusted_at, pending_jump) \
-     WHERE p.id = u.id";
+/// Write each person's monitoring state, keeping the geography columns in
+/// step with the trusted position they are derived from (as `save_state`;
+/// the anchor moves only past its slack, so that a person who stays put is
+/// updated without touching an index).
+static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE persons AS p SET status = u.status, \
+         registration_started_at = u.registration_started_at, \
+         last_monitoring_at = u.last_monitoring_at, deadline_at = u.deadline_at, \
+         presence = u.presence, presence_since = u.presence_since, trusted_lat = u.lat, \
+         trusted_lon = u.lon, trusted_accuracy_m = u.accuracy_m, trusted_at = u.trusted_at, \
+         trusted_position = CASE WHEN u.lat IS NULL OR u.lon IS NULL THEN NULL \
+             ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography END, \
+         nearby_anchor = {}, pending_jump = u.pending_jump \
+         FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], \
+                     $5::timestamptz[], $6::text[], $7::timestamptz[], $8::float8[], \
+                     $9::float8[], $10::float8[], $11::timestamptz[], $12::jsonb[]) \
+              AS u(id, status, registration_started_at, last_monitoring_at, deadline_at, \
+                   presence, presence_since, lat, lon, accuracy_m, trusted_at, pending_jump) \
+         WHERE p.id = u.id",
+        anchor_sql("u.lat", "u.lon", "p.nearby_anchor")
+    )
+});
 
 /// A device as the group's reads found it.
 struct DeviceRow {
@@ -445,7 +452,7 @@ async fn try_group(pool: &Pool, jobs: &[&Job]) -> Result<Vec<Answer>, Failure> {
         LEARN_SQL,
         SEQ_HIGH_SQL,
         INSERT_SQL,
-        UPDATE_SQL,
+        UPDATE_SQL.as_str(),
     ] {
         statements.push(client.prepare_cached(sql).await.map_err(Failure::db)?);
     }
@@ -458,10 +465,15 @@ async fn try_group(pool: &Pool, jobs: &[&Job]) -> Result<Vec<Answer>, Failure> {
     // Round trip 1: BEGIN, the locks, then the reads under the locks. Each
     // request goes out when its future is first polled; `biased` polls
     // them in this order, and the server runs them in the order received.
+    //
+    // The group's statements take arrays whose lengths vary from group to
+    // group; left to itself PostgreSQL plans them anew at every execution
+    // (a custom plan per array), which cost more than some of them run.
+    // Their generic plans are as good, and are planned once per connection.
     let by_device: [&(dyn ToSql + Sync); 1] = [&devices];
     let (begin, locked, device_rows) = tokio::join!(
         biased;
-        client.batch_execute("BEGIN"),
+        client.batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"),
         client.query(&lock, &by_device),
         client.query(&devices_stmt, &by_device),
     );

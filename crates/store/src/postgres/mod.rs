@@ -54,6 +54,7 @@ mod stay;
 
 use std::collections::{BTreeMap, HashSet};
 use std::error::Error as _;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use amina_domain::eligibility::CardRecord;
@@ -139,6 +140,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0017_device_sessions",
         include_str!("../../migrations/postgres/0017_device_sessions.sql"),
+    ),
+    (
+        "0018_hot_person_updates",
+        include_str!("../../migrations/postgres/0018_hot_person_updates.sql"),
     ),
 ];
 
@@ -414,6 +419,28 @@ impl<'a> FromSql<'a> for PgDate {
 // ---------------------------------------------------------------------------
 // Row mapping and the writes shared by several methods.
 
+/// How far a person's `nearby_anchor` (the indexed point, see
+/// migrations/postgres/0018_hot_person_updates.sql) may be from their trusted
+/// position, in metres on the sphere. Ingest moves the anchor only when the
+/// trusted position leaves this circle around it; the nearby query widens
+/// its index search by as much. The schema's `persons_anchor_near` check
+/// holds the same number.
+pub(super) const NEARBY_ANCHOR_SLACK_M: f64 = 25.0;
+
+/// The SQL expression of a person's new `nearby_anchor`, given the new
+/// trusted position as `lat`/`lon` expressions and the row's old anchor as
+/// `old`: the old anchor while the position is within the slack of it (the
+/// same value, so the update leaves the index alone), else the position.
+pub(super) fn anchor_sql(lat: &str, lon: &str, old: &str) -> String {
+    let point = format!("ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)::geography");
+    format!(
+        "CASE WHEN {lat} IS NULL OR {lon} IS NULL THEN NULL \
+              WHEN {old} IS NOT NULL AND ST_DWithin({old}, {point}, {NEARBY_ANCHOR_SLACK_M}, false) \
+                  THEN {old} \
+              ELSE {point} END"
+    )
+}
+
 const PERSON_COLUMNS: &str = "id, card_number, status, registration_id, registration_started_at, \
      last_monitoring_at, deadline_at, presence, presence_since, trusted_lat, trusted_lon, \
      trusted_accuracy_m, trusted_at, pending_jump, active_device_id";
@@ -477,8 +504,20 @@ async fn load_person<C: GenericClient>(
         .transpose()
 }
 
-/// Write the monitoring state back, keeping the geography column in step
-/// with the trusted position it is derived from.
+static SAVE_STATE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE persons SET status = $2, registration_started_at = $3, last_monitoring_at = $4, \
+         deadline_at = $5, presence = $6, presence_since = $7, trusted_lat = $8::float8, \
+         trusted_lon = $9::float8, trusted_accuracy_m = $10, trusted_at = $11, \
+         trusted_position = CASE WHEN $8::float8 IS NULL OR $9::float8 IS NULL THEN NULL \
+             ELSE ST_SetSRID(ST_MakePoint($9::float8, $8::float8), 4326)::geography END, \
+         nearby_anchor = {}, pending_jump = $12 WHERE id = $1",
+        anchor_sql("$8::float8", "$9::float8", "nearby_anchor")
+    )
+});
+
+/// Write the monitoring state back, keeping the geography columns in step
+/// with the trusted position they are derived from.
 async fn save_state<C: GenericClient>(
     c: &C,
     person_id: i64,
@@ -492,12 +531,7 @@ async fn save_state<C: GenericClient>(
     let t = s.last_trusted;
     execute(
         c,
-        "UPDATE persons SET status = $2, registration_started_at = $3, last_monitoring_at = $4, \
-         deadline_at = $5, presence = $6, presence_since = $7, trusted_lat = $8::float8, \
-         trusted_lon = $9::float8, trusted_accuracy_m = $10, trusted_at = $11, \
-         trusted_position = CASE WHEN $8::float8 IS NULL OR $9::float8 IS NULL THEN NULL \
-             ELSE ST_SetSRID(ST_MakePoint($9::float8, $8::float8), 4326)::geography END, \
-         pending_jump = $12 WHERE id = $1",
+        SAVE_STATE_SQL.as_str(),
         &[
             &person_id,
             &s.status.as_str(),

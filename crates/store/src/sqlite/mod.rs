@@ -112,6 +112,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0017_device_sessions",
         include_str!("../../migrations/sqlite/0017_device_sessions.sql"),
     ),
+    (
+        "0018_hot_person_updates",
+        include_str!("../../migrations/sqlite/0018_hot_person_updates.sql"),
+    ),
 ];
 
 /// Who records a deregistration that the monitoring rule decided.

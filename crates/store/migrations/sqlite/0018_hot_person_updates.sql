@@ -1,0 +1,6 @@
+-- Nothing changes on SQLite. The PostgreSQL migration of this name moves the
+-- indexes of persons off the columns that change with every fix, so that
+-- PostgreSQL can update a person's row without touching its indexes. SQLite
+-- updates only the index entries whose columns changed (one band entry of
+-- persons_trusted_band and one of persons_last_monitoring per fix), so the
+-- schemas keep their columns as they are.

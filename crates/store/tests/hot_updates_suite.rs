@@ -1,0 +1,146 @@
+//! PostgreSQL only: a person's row is updated without touching its indexes
+//! while they stay put (migration 0018). The indexed point (`nearby_anchor`)
+//! follows the last position only past its 25 m slack, and the indexed
+//! last-monitoring column is a day, so a fix a few metres from the last one
+//! leaves every indexed column as it was and PostgreSQL can write a
+//! heap-only tuple. SQLite has no such columns; the nearby query's answers
+//! are checked on both backends in `console_suite`.
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use jiff::SignedDuration;
+
+fn pg_url(h: &Harness) -> &str {
+    match &h.db {
+        Database::Postgres(db) => &db.url,
+        Database::Sqlite { .. } => unreachable!("PostgreSQL only"),
+    }
+}
+
+/// A position `metres` east of the Kremlin.
+fn east(metres: f64) -> (f64, f64) {
+    let here = Coordinates::parse(KREMLIN.0, KREMLIN.1).unwrap();
+    let per_degree =
+        here.distance_m(Coordinates::parse(KREMLIN.0, KREMLIN.1 + 0.01).unwrap()) / 0.01;
+    (KREMLIN.0, KREMLIN.1 + metres / per_degree)
+}
+
+/// The person's anchor and trusted position as (lat, lon) pairs.
+async fn anchor_and_position(db: &tokio_postgres::Client, person: i64) -> ((f64, f64), (f64, f64)) {
+    let r = db
+        .query_one(
+            "SELECT ST_Y(nearby_anchor::geometry), ST_X(nearby_anchor::geometry), \
+                    trusted_lat, trusted_lon FROM persons WHERE id = $1",
+            &[&person],
+        )
+        .await
+        .unwrap();
+    ((r.get(0), r.get(1)), (r.get(2), r.get(3)))
+}
+
+fn close(a: (f64, f64), b: (f64, f64)) -> bool {
+    (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9
+}
+
+async fn the_indexed_point_follows_the_position_only_past_its_slack(h: Harness) {
+    let s = h.migrated().await;
+    let db = pg_client(pg_url(&h)).await;
+    let m = monitor();
+    let at = msk("2025-11-24 10:00");
+    let (pid, _, dev) = enrolled_with_device(&s, &m, "UZ7200001", at).await;
+    let mut seq = 0;
+    let mut report = |metres: f64| {
+        seq += 1;
+        let t = at + SignedDuration::from_mins(5 * seq as i64);
+        let s = std::sync::Arc::clone(&s);
+        let (m, dev) = (m.clone(), dev.clone());
+        async move {
+            s.ingest(&m, &dev, vec![fix(seq, t, east(metres))], t)
+                .await
+                .unwrap();
+        }
+    };
+    report(0.0).await;
+    let (anchor, position) = anchor_and_position(&db, pid).await;
+    assert!(close(anchor, position) && close(position, east(0.0)));
+    // 10 m, then 24 m from the anchor: it stays.
+    for metres in [10.0, 24.0] {
+        report(metres).await;
+        let (anchor, position) = anchor_and_position(&db, pid).await;
+        assert!(close(anchor, east(0.0)), "{metres} m: {anchor:?}");
+        assert!(close(position, east(metres)), "{metres} m: {position:?}");
+    }
+    // 30 m from it: it moves to the position.
+    report(30.0).await;
+    let (anchor, position) = anchor_and_position(&db, pid).await;
+    assert!(
+        close(anchor, east(30.0)) && close(position, east(30.0)),
+        "{anchor:?}"
+    );
+    // The database refuses an anchor beyond the slack, whoever writes it.
+    let (lat, lon) = east(60.0);
+    let far = db
+        .execute(
+            "UPDATE persons SET nearby_anchor = \
+             ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography WHERE id = $1",
+            &[&pid, &lon, &lat],
+        )
+        .await
+        .unwrap_err();
+    let constraint = far.as_db_error().and_then(|e| e.constraint());
+    assert_eq!(constraint, Some("persons_anchor_near"), "{far:?}");
+}
+
+async fn a_person_who_stays_put_is_updated_without_touching_an_index(h: Harness) {
+    let s = h.migrated().await;
+    let db = pg_client(pg_url(&h)).await;
+    let m = monitor();
+    let at = msk("2025-11-24 10:00");
+    let (_, _, dev) = enrolled_with_device(&s, &m, "UZ7200002", at).await;
+    // A phone at home: twenty fixes within a few metres, in one day.
+    const FIXES: i64 = 20;
+    for seq in 1..=FIXES {
+        let t = at + SignedDuration::from_mins(5 * seq);
+        let jitter = (seq % 4) as f64 * 3.0;
+        s.ingest(&m, &dev, vec![fix(seq as u64, t, east(jitter))], t)
+            .await
+            .unwrap();
+    }
+    // Each server connection reports its counts when idle, within seconds.
+    let mut counts = (0, 0);
+    for _ in 0..120 {
+        let r = db
+            .query_one(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables \
+                 WHERE relname = 'persons'",
+                &[],
+            )
+            .await
+            .unwrap();
+        counts = (r.get::<_, i64>(0), r.get::<_, i64>(1));
+        if counts.0 >= FIXES {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (updated, hot) = counts;
+    assert!(updated >= FIXES, "statistics never arrived: {counts:?}");
+    // Only the enrolment's own updates and the first fix (which sets the
+    // indexed point) may touch an index.
+    assert!(
+        updated - hot <= 3,
+        "{updated} person updates, only {hot} without touching an index"
+    );
+}
+
+suite!(
+    both: [],
+    postgres_only: [
+        the_indexed_point_follows_the_position_only_past_its_slack,
+        a_person_who_stays_put_is_updated_without_touching_an_index,
+    ]
+);
