@@ -910,7 +910,7 @@ impl ConsoleStore for PostgresStore {
     ) -> Result<Vec<NearbyPerson>, StoreError> {
         // One KNN walk of the index, nearest anchor first, that reads a
         // little more than `limit` rows however many people the circle
-        // holds; read again, twice as far, in the rare case the rows do not
+        // holds; read again, twice as far, whenever the rows do not
         // settle the exact answer (see [`nearest_exact`]).
         let client = self.client().await?;
         let sql = nearby_sql();
