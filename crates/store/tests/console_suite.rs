@@ -785,12 +785,7 @@ async fn nearby_answers_from_the_last_position_when_the_indexed_point_lags(h: Ha
     let m = monitor();
     let at = msk("2025-11-24 10:00");
     let here = Coordinates::parse(KREMLIN.0, KREMLIN.1).unwrap();
-    // Metres east of the Kremlin, as a position.
-    let east = |metres: f64| {
-        let per_degree =
-            here.distance_m(Coordinates::parse(KREMLIN.0, KREMLIN.1 + 0.01).unwrap()) / 0.01;
-        (KREMLIN.0, KREMLIN.1 + metres / per_degree)
-    };
+    let east = east_of_kremlin;
     // (card, first fix, second fix), each second fix 20 m from the first:
     // in from 515 m to 495 m; out from 485 m to 505 m; away from 100 m to
     // 120 m; and one who stays at 110 m.

@@ -14,21 +14,6 @@ use std::time::Duration;
 use common::*;
 use jiff::SignedDuration;
 
-fn pg_url(h: &Harness) -> &str {
-    match &h.db {
-        Database::Postgres(db) => &db.url,
-        Database::Sqlite { .. } => unreachable!("PostgreSQL only"),
-    }
-}
-
-/// A position `metres` east of the Kremlin.
-fn east(metres: f64) -> (f64, f64) {
-    let here = Coordinates::parse(KREMLIN.0, KREMLIN.1).unwrap();
-    let per_degree =
-        here.distance_m(Coordinates::parse(KREMLIN.0, KREMLIN.1 + 0.01).unwrap()) / 0.01;
-    (KREMLIN.0, KREMLIN.1 + metres / per_degree)
-}
-
 /// The person's anchor and trusted position as (lat, lon) pairs.
 async fn anchor_and_position(db: &tokio_postgres::Client, person: i64) -> ((f64, f64), (f64, f64)) {
     let r = db
@@ -59,30 +44,36 @@ async fn the_indexed_point_follows_the_position_only_past_its_slack(h: Harness) 
         let s = std::sync::Arc::clone(&s);
         let (m, dev) = (m.clone(), dev.clone());
         async move {
-            s.ingest(&m, &dev, vec![fix(seq, t, east(metres))], t)
+            s.ingest(&m, &dev, vec![fix(seq, t, east_of_kremlin(metres))], t)
                 .await
                 .unwrap();
         }
     };
     report(0.0).await;
     let (anchor, position) = anchor_and_position(&db, pid).await;
-    assert!(close(anchor, position) && close(position, east(0.0)));
+    assert!(close(anchor, position) && close(position, east_of_kremlin(0.0)));
     // 10 m, then 24 m from the anchor: it stays.
     for metres in [10.0, 24.0] {
         report(metres).await;
         let (anchor, position) = anchor_and_position(&db, pid).await;
-        assert!(close(anchor, east(0.0)), "{metres} m: {anchor:?}");
-        assert!(close(position, east(metres)), "{metres} m: {position:?}");
+        assert!(
+            close(anchor, east_of_kremlin(0.0)),
+            "{metres} m: {anchor:?}"
+        );
+        assert!(
+            close(position, east_of_kremlin(metres)),
+            "{metres} m: {position:?}"
+        );
     }
     // 30 m from it: it moves to the position.
     report(30.0).await;
     let (anchor, position) = anchor_and_position(&db, pid).await;
     assert!(
-        close(anchor, east(30.0)) && close(position, east(30.0)),
+        close(anchor, east_of_kremlin(30.0)) && close(position, east_of_kremlin(30.0)),
         "{anchor:?}"
     );
     // The database refuses an anchor beyond the slack, whoever writes it.
-    let (lat, lon) = east(60.0);
+    let (lat, lon) = east_of_kremlin(60.0);
     let far = db
         .execute(
             "UPDATE persons SET nearby_anchor = \
@@ -106,9 +97,14 @@ async fn a_person_who_stays_put_is_updated_without_touching_an_index(h: Harness)
     for seq in 1..=FIXES {
         let t = at + SignedDuration::from_mins(5 * seq);
         let jitter = (seq % 4) as f64 * 3.0;
-        s.ingest(&m, &dev, vec![fix(seq as u64, t, east(jitter))], t)
-            .await
-            .unwrap();
+        s.ingest(
+            &m,
+            &dev,
+            vec![fix(seq as u64, t, east_of_kremlin(jitter))],
+            t,
+        )
+        .await
+        .unwrap();
     }
     // Each server connection reports its counts when idle, within seconds.
     let mut counts = (0, 0);

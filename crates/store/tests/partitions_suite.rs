@@ -11,13 +11,6 @@ mod common;
 use amina_store::postgres::partitions::partition_name;
 use common::*;
 
-fn pg_url(h: &Harness) -> &str {
-    match &h.db {
-        Database::Postgres(db) => &db.url,
-        Database::Sqlite { .. } => unreachable!("PostgreSQL only"),
-    }
-}
-
 /// The Moscow days that have an attached partition of `fixes`.
 async fn partition_days(client: &tokio_postgres::Client) -> Vec<String> {
     let rows = client

@@ -165,6 +165,23 @@ pub fn utc(s: &str) -> Timestamp {
 pub const KREMLIN: (f64, f64) = (55.7520, 37.6175);
 pub const TVER: (f64, f64) = (56.8587, 35.9176);
 
+/// A position `metres` east of the Kremlin, on its parallel.
+pub fn east_of_kremlin(metres: f64) -> (f64, f64) {
+    let here = Coordinates::parse(KREMLIN.0, KREMLIN.1).expect("valid position");
+    let per_degree = here
+        .distance_m(Coordinates::parse(KREMLIN.0, KREMLIN.1 + 0.01).expect("valid position"))
+        / 0.01;
+    (KREMLIN.0, KREMLIN.1 + metres / per_degree)
+}
+
+/// The PostgreSQL database's URL, for tests that look behind the store.
+pub fn pg_url(h: &Harness) -> &str {
+    match &h.db {
+        Database::Postgres(db) => &db.url,
+        Database::Sqlite { .. } => unreachable!("PostgreSQL only"),
+    }
+}
+
 pub fn fix(seq: u64, at: Timestamp, (lat, lon): (f64, f64)) -> FixInput {
     FixInput {
         seq: DeviceSeq::parse(seq as i64).expect("valid seq"),
