@@ -335,6 +335,32 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Opens a group's transaction, with the planner settings its statements
+/// are planned under.
+///
+/// - Generic plans: the statements take arrays whose lengths vary from
+///   group to group; left to itself PostgreSQL plans them anew at every
+///   execution (a custom plan per array), which cost more than some of them
+///   run. Their generic plans are as good, and are planned once per
+///   connection.
+/// - No sequential scans: every read and write of a group finds its rows by
+///   key (a device's id, a person's id, a fix's (device, seq)). On a small
+///   table (a pilot's first few hundred people) the planner prefers to read
+///   the whole table and hash it, and those tables are the most updated of
+///   the database: every scan steps over the dead row versions of the
+///   updates, and matches each row against the whole array. In a profile
+///   of the single-fix benchmark, building hash tables from those scans
+///   held 14 % of PostgreSQL's CPU
+///   (docs/performance.md#index-lookups-at-every-table-size). At city size
+///   the planner picks the indexes by itself; with this it does at every
+///   size.
+///
+/// `SET LOCAL` ends with the transaction: the rest of the connection's work
+/// is planned as usual. A cached generic plan keeps the settings it was
+/// planned under, and these statements run only here.
+const BEGIN_SQL: &str =
+    "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off";
+
 /// A device as the group's reads found it.
 struct DeviceRow {
     person_id: i64,
@@ -465,15 +491,10 @@ async fn try_group(pool: &Pool, jobs: &[&Job]) -> Result<Vec<Answer>, Failure> {
     // Round trip 1: BEGIN, the locks, then the reads under the locks. Each
     // request goes out when its future is first polled; `biased` polls
     // them in this order, and the server runs them in the order received.
-    //
-    // The group's statements take arrays whose lengths vary from group to
-    // group; left to itself PostgreSQL plans them anew at every execution
-    // (a custom plan per array), which cost more than some of them run.
-    // Their generic plans are as good, and are planned once per connection.
     let by_device: [&(dyn ToSql + Sync); 1] = [&devices];
     let (begin, locked, device_rows) = tokio::join!(
         biased;
-        client.batch_execute("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"),
+        client.batch_execute(BEGIN_SQL),
         client.query(&lock, &by_device),
         client.query(&devices_stmt, &by_device),
     );
