@@ -17,7 +17,7 @@
 //! is a failed start (and a failed test), never a blank screen on a phone.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
@@ -235,12 +235,39 @@ pub fn date_texts(date: jiff::civil::Date) -> BTreeMap<String, String> {
 }
 
 /// The deadline in words in every language, for the status.
+///
+/// Every answer to an upload carries it, and resolving five Fluent
+/// messages per answer took 4.7 % of the single-fix benchmark's process
+/// (server and simulated phones together;
+/// docs/performance.md#index-lookups-at-every-table-size). The texts
+/// depend only on the deadline's Moscow day, and the deadlines of a day's
+/// uploads fall on a handful of days, so each day's texts are resolved once
+/// and kept.
 pub fn deadline_texts(deadline: Timestamp) -> BTreeMap<String, String> {
+    /// Days kept; past it the cache starts again (days move on slowly).
+    const DAYS_KEPT: usize = 64;
+    static BY_DAY: Mutex<BTreeMap<jiff::civil::Date, BTreeMap<String, String>>> =
+        Mutex::new(BTreeMap::new());
+    let day = amina_domain::time::moscow_date(deadline);
+    if let Some(texts) = lock_cache(&BY_DAY).get(&day) {
+        return texts.clone();
+    }
     let c = catalog();
-    LANGS
+    let texts: BTreeMap<String, String> = LANGS
         .iter()
         .filter_map(|l| Some((l.to_string(), c.deadline_text(l, deadline)?)))
-        .collect()
+        .collect();
+    let mut cache = lock_cache(&BY_DAY);
+    if cache.len() >= DAYS_KEPT {
+        cache.clear();
+    }
+    cache.insert(day, texts.clone());
+    texts
+}
+
+/// Nothing panics while holding a cache's lock; a poisoned one is intact.
+fn lock_cache<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Resolve a message; None when it is missing or resolving it reported an
@@ -356,5 +383,30 @@ mod tests {
         assert!(texts["uz"].contains("dekabr"), "{}", texts["uz"]);
         assert!(texts["tg"].contains("декабр"), "{}", texts["tg"]);
         assert!(texts["ky"].contains("декабр"), "{}", texts["ky"]);
+    }
+
+    /// The texts as resolved without the cache.
+    fn resolved(deadline: Timestamp) -> BTreeMap<String, String> {
+        LANGS
+            .iter()
+            .map(|l| (l.to_string(), catalog().deadline_text(l, deadline).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn kept_deadline_texts_are_those_of_the_moscow_day() {
+        // Two instants of one UTC day (20:59 and 21:30 UTC) on two Moscow days.
+        let sunday = moscow("2026-01-11T23:59:59.999");
+        let monday = moscow("2026-01-12T00:30:00");
+        assert_eq!(deadline_texts(sunday), resolved(sunday));
+        assert_eq!(deadline_texts(monday), resolved(monday));
+        assert_ne!(deadline_texts(sunday), deadline_texts(monday));
+        // More days than are kept, then the first again.
+        let first = moscow("2027-03-01T23:59:59.999");
+        for k in 0..100 {
+            let d = first + jiff::SignedDuration::from_hours(24 * k);
+            assert_eq!(deadline_texts(d), resolved(d), "day {k}");
+        }
+        assert_eq!(deadline_texts(first), resolved(first));
     }
 }
