@@ -60,7 +60,8 @@ use tokio_postgres::Statement;
 
 use super::{
     anchor_sql, bad, db_error, fix_from_row, flags_to_bits, get, opt_ts, person_from_row,
-    pool_error, record_deregistration, signals, to_i64, DECIDED_BY_RULE, PERSON_COLUMNS,
+    pool_error, position_sql, record_deregistration, signals, to_i64, DECIDED_BY_RULE,
+    PERSON_COLUMNS,
 };
 use crate::time::to_system;
 use crate::{rule_signal, IngestOutcome, PersonView, StoreError};
@@ -322,15 +323,14 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
          last_monitoring_at = u.last_monitoring_at, deadline_at = u.deadline_at, \
          presence = u.presence, presence_since = u.presence_since, trusted_lat = u.lat, \
          trusted_lon = u.lon, trusted_accuracy_m = u.accuracy_m, trusted_at = u.trusted_at, \
-         trusted_position = CASE WHEN u.lat IS NULL OR u.lon IS NULL THEN NULL \
-             ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography END, \
-         nearby_anchor = {}, pending_jump = u.pending_jump \
+         trusted_position = {}, nearby_anchor = {}, pending_jump = u.pending_jump \
          FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::timestamptz[], \
                      $5::timestamptz[], $6::text[], $7::timestamptz[], $8::float8[], \
                      $9::float8[], $10::float8[], $11::timestamptz[], $12::jsonb[]) \
               AS u(id, status, registration_started_at, last_monitoring_at, deadline_at, \
                    presence, presence_since, lat, lon, accuracy_m, trusted_at, pending_jump) \
          WHERE p.id = u.id",
+        position_sql("u.lat", "u.lon"),
         anchor_sql("u.lat", "u.lon", "p.nearby_anchor")
     )
 });
@@ -351,9 +351,9 @@ static UPDATE_SQL: LazyLock<String> = LazyLock::new(|| {
 ///   updates, and matches each row against the whole array. In a profile
 ///   of the single-fix benchmark, building hash tables from those scans
 ///   held 14 % of PostgreSQL's CPU
-///   (docs/performance.md#index-lookups-at-every-table-size). At city size
-///   the planner picks the indexes by itself; with this it does at every
-///   size.
+///   (docs/performance.md#index-lookups-at-every-table-size). With tables
+///   of city size the planner's costs favour the indexes anyway (not
+///   measured here); with this it takes them at every size.
 ///
 /// `SET LOCAL` ends with the transaction: the rest of the connection's work
 /// is planned as usual. A cached generic plan keeps the settings it was

@@ -427,17 +427,26 @@ impl<'a> FromSql<'a> for PgDate {
 /// holds the same number.
 pub(super) const NEARBY_ANCHOR_SLACK_M: f64 = 25.0;
 
+/// The SQL expression of a person's `trusted_position` (geography), given
+/// the trusted position as `lat`/`lon` expressions; NULL without one.
+pub(super) fn position_sql(lat: &str, lon: &str) -> String {
+    format!(
+        "CASE WHEN {lat} IS NULL OR {lon} IS NULL THEN NULL \
+              ELSE ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)::geography END"
+    )
+}
+
 /// The SQL expression of a person's new `nearby_anchor`, given the new
 /// trusted position as `lat`/`lon` expressions and the row's old anchor as
 /// `old`: the old anchor while the position is within the slack of it (the
 /// same value, so the update leaves the index alone), else the position.
 pub(super) fn anchor_sql(lat: &str, lon: &str, old: &str) -> String {
-    let point = format!("ST_SetSRID(ST_MakePoint({lon}, {lat}), 4326)::geography");
+    let position = position_sql(lat, lon);
     format!(
-        "CASE WHEN {lat} IS NULL OR {lon} IS NULL THEN NULL \
-              WHEN {old} IS NOT NULL AND ST_DWithin({old}, {point}, {NEARBY_ANCHOR_SLACK_M}, false) \
+        "CASE WHEN {old} IS NOT NULL \
+                   AND ST_DWithin({old}, {position}, {NEARBY_ANCHOR_SLACK_M}, false) \
                   THEN {old} \
-              ELSE {point} END"
+              ELSE {position} END"
     )
 }
 
@@ -509,9 +518,8 @@ static SAVE_STATE_SQL: LazyLock<String> = LazyLock::new(|| {
         "UPDATE persons SET status = $2, registration_started_at = $3, last_monitoring_at = $4, \
          deadline_at = $5, presence = $6, presence_since = $7, trusted_lat = $8::float8, \
          trusted_lon = $9::float8, trusted_accuracy_m = $10, trusted_at = $11, \
-         trusted_position = CASE WHEN $8::float8 IS NULL OR $9::float8 IS NULL THEN NULL \
-             ELSE ST_SetSRID(ST_MakePoint($9::float8, $8::float8), 4326)::geography END, \
-         nearby_anchor = {}, pending_jump = $12 WHERE id = $1",
+         trusted_position = {}, nearby_anchor = {}, pending_jump = $12 WHERE id = $1",
+        position_sql("$8::float8", "$9::float8"),
         anchor_sql("$8::float8", "$9::float8", "nearby_anchor")
     )
 });
